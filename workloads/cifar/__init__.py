@@ -1,0 +1,1 @@
+"""CIFAR-10 with the reference ResNet-18 (dev workload)."""

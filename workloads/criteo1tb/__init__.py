@@ -1,0 +1,1 @@
+"""Criteo 1TB click-through prediction with DLRMsmall."""

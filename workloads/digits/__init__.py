@@ -1,0 +1,1 @@
+"""scikit-learn's bundled 8x8 handwritten digits: the offline default workload."""

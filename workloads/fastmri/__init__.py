@@ -1,0 +1,1 @@
+"""fastMRI knee single-coil reconstruction (U-Net). Scoring metadata only for now."""

@@ -1,0 +1,1 @@
+"""ImageNet ResNet-50. Scoring metadata only for now."""

@@ -1,0 +1,1 @@
+"""ImageNet ViT-S/16. Scoring metadata only for now."""

@@ -1,0 +1,1 @@
+"""LibriSpeech Conformer. Scoring metadata only for now."""

@@ -1,0 +1,1 @@
+"""LibriSpeech DeepSpeech. Scoring metadata only for now."""

@@ -1,0 +1,1 @@
+"""MNIST with the reference MLP (dev workload)."""

@@ -1,0 +1,1 @@
+"""ogbg-molpcba molecular property prediction with a GNN."""

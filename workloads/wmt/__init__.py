@@ -1,0 +1,1 @@
+"""WMT17 German-English translation with a Transformer."""
