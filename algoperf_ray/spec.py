@@ -80,6 +80,9 @@ LossFn = Callable[..., dict[str, Tensor]]
 Batch = dict[str, Any]
 EvalResults = list[tuple[dict[str, float], int]]
 LossDict = dict[str, Tensor]
+# Further public names that submissions use in annotations (evaluated at import).
+ParameterKey = str
+ModelInitState = tuple[ParameterContainer, ModelAuxiliaryState]
 
 
 class ShapeTuple:
@@ -140,6 +143,10 @@ class Workload(metaclass=abc.ABCMeta):
         self._param_types: ParameterTypeTree | None = None
         self._eval_iters: dict[str, Iterator[Batch]] = {}
         self.metrics_logger: MetricsLogger | None = None
+
+    def attach_metrics_logger(self, metrics_logger: MetricsLogger | None) -> None:
+        """Public harness name for setting ``self.metrics_logger``."""
+        self.metrics_logger = metrics_logger
 
     # ---- data ------------------------------------------------------------
     @abc.abstractmethod

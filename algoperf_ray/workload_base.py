@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,9 +73,12 @@ class BaseWorkload(spec.Workload):
             while True:
                 yield one()
         n = self._split_size(split)
-        for _ in range(max(1, math.ceil(n / global_batch_size))):
+        for i in range(max(1, math.ceil(n / global_batch_size))):
             batch = one()
-            batch.setdefault("weights", np.ones((global_batch_size,), np.float32))
+            # Like a real eval pass: rows past the split size are padding (weight 0).
+            weights = np.zeros((global_batch_size,), np.float32)
+            weights[:max(0, n - i * global_batch_size) if n else global_batch_size] = 1
+            batch.setdefault("weights", weights)
             yield batch
 
     def host_batches(self, split: str, seed: int, data_dir: str | None, global_batch_size: int,
@@ -124,8 +128,10 @@ class BaseWorkload(spec.Workload):
         num_batches = math.ceil(num_examples / global_batch_size)
         if split not in self._eval_iters:
             # Cache a repeating host iterator so later evals avoid a rebuild.
+            # Each split gets its own seed so synthetic splits differ.
+            seed = zlib.crc32(split.encode())
             self._eval_iters[split] = _RepeatingEval(
-                lambda: self.host_batches(split, 0, data_dir, global_batch_size, train=False))
+                lambda: self.host_batches(split, seed, data_dir, global_batch_size, train=False))
         it = self._eval_iters[split]
         totals = sum_metrics(
             self._eval_batch(params, model_state, self._to_device(b, train=False), rng)

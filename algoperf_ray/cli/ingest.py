@@ -1,0 +1,55 @@
+"""``algoperf-ray ingest LOGS_DIR``: import reference AlgoPerf logs into the store."""
+
+from __future__ import annotations
+
+import typer
+
+from algoperf_ray.cli.common import err_console, user_errors
+
+
+def ingest_cmd(
+    logs_dir: str = typer.Argument(..., help="Folder of <submission>/study_<k>/<workload>_<fw>/"
+                                             "trial_<n>/eval_measurements.csv"),
+    store: str = typer.Option(..., "--store", help="Store path or URI (file://, s3://, ...)."),
+    ruleset: str = typer.Option(..., "--ruleset", help="external or self."),
+    version: str = typer.Option(None, "--version",
+                                help="Benchmark version the logs were run under "
+                                     "(0.5 or 0.6; default: the current version)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad",
+                                  help="Skip malformed files and list them, instead of failing."),
+    workers: int = typer.Option(8, "--workers", help="Threads reading files."),
+) -> None:
+    """Import eval_measurements.csv + hparams.json of every trial (replaces each submission)."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from algoperf_ray.store import SchemaError, Store
+    from algoperf_ray.store.ingest import IngestError, ingest
+    from algoperf_ray.versions import UnknownVersionError, check_ruleset, get_version
+
+    with user_errors(IngestError, SchemaError, UnknownVersionError, ValueError):
+        check_ruleset(ruleset)
+        version_name = get_version(version).name
+        start = time.perf_counter()
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                      transient=True) as bar:
+            task = bar.add_task("reading logs", total=None)
+            report = ingest(logs_dir, Store(store), ruleset, version_name, skip_bad=skip_bad,
+                            workers=workers,
+                            progress=lambda done, total: bar.update(task, completed=done,
+                                                                    total=total))
+    elapsed = time.perf_counter() - start
+    for _path, reason in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {reason}", soft_wrap=True)
+    if report.missing_csv:
+        err_console.print(f"{len(report.missing_csv)} trial folder(s) have no "
+                          f"eval_measurements.csv and were left out (as the reference does).")
+    typer.echo(f"ingested {report.trials} trials, {report.rows} eval rows of "
+               f"{len(report.submissions)} submissions (v{version_name}, {ruleset}) into "
+               f"{store} in {elapsed:.2f} s; skipped {len(report.skipped)} bad file(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_cmd)

@@ -1,0 +1,157 @@
+"""``algoperf-ray run``: one AlgoPerf trial in this process, no Ray.
+
+Shows a line per eval while it trains, writes the eval rows and the trial
+row into the results store, and ends with a one-line summary. Exit codes:
+0 when the trial ran (whether or not it reached the target), 1 when it
+failed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import typer
+
+from algoperf_ray.cli.common import UserError, err_console, user_errors
+
+
+def _hparams(ruleset: str, submission: str, framework: str, search_space: str | None,
+             trial: int, hparams: str | None, seed: int) -> tuple[dict[str, Any] | None, int]:
+    """(hyperparameters, trial index) from --hparams, or the K-th point of a search space."""
+    from algoperf_ray import search_space as ss
+    from algoperf_ray.submission import find_search_space, resolve_submission_path
+
+    if ruleset == "self":
+        if hparams or search_space:
+            raise UserError("self-tuning trials get no hyperparameters; drop --hparams / "
+                            "--search-space or use --ruleset external")
+        return None, 0
+    if hparams and search_space:
+        raise UserError("pass either --hparams or --search-space with --trial, not both")
+    if hparams:
+        return ss.load_hparams(hparams), trial
+    path = search_space or find_search_space(resolve_submission_path(submission, framework))
+    if path is None:
+        raise UserError(f"no hyperparameters for an external-tuning trial: pass --hparams JSON "
+                        f"or --search-space JSON (no tuning_search_space.json next to "
+                        f"{submission})")
+    if trial < 0:
+        raise UserError(f"--trial must be >= 0, got {trial}")
+    return ss.load_search_space(path).draw(trial + 1, seed)[trial], trial
+
+
+class _Progress:
+    """RunnerHooks that print one line per eval (rank 0), untimed by construction."""
+
+    all_ranks = False
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+
+    def on_eval(self, row: dict[str, Any], checkpoint_dir: str | None) -> None:
+        value = row.get(f"validation/{self.metric}")
+        shown = "n/a" if value is None else f"{value:.4f}"
+        err_console.print(f"step {row['global_step']:>6}  submission time "
+                          f"{row['accumulated_submission_time']:8.2f} s  "
+                          f"validation/{self.metric} {shown}")
+
+    def should_stop(self, row: dict[str, Any]) -> bool:
+        return False
+
+
+def summary_line(result: Any, meta: Any, label: str) -> str:
+    """The one-line outcome of a trial."""
+    if result.status == "failed":
+        return f"{label}: FAILED: {result.error}"
+    metric = f"validation/{meta.target_metric_name}"
+    sign = "<=" if meta.minimize else ">="
+    if math.isfinite(result.time_to_target):
+        return (f"{label}: target reached ({metric} {sign} {meta.validation_target}) in "
+                f"{result.time_to_target:.2f} s submission time; {result.global_step} steps, "
+                f"status {result.status}")
+    values = [r[metric] for r in result.eval_rows if r.get(metric) is not None]
+    best = (min(values) if meta.minimize else max(values)) if values else None
+    best_s = "no eval" if best is None else f"best {best:.4f}"
+    return (f"{label}: target NOT reached ({metric} {sign} {meta.validation_target}; {best_s}); "
+            f"time-to-target inf; {result.global_step} steps, status {result.status}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        workload: Annotated[str, typer.Option(help="Workload name, e.g. digits, mnist.")],
+        framework: Annotated[str, typer.Option(help="jax or pytorch.")],
+        submission: Annotated[str, typer.Option(help="submission.py, or its folder.")],
+        search_space: Annotated[str | None, typer.Option(
+            help="tuning_search_space.json; with --trial K runs its K-th Halton point.")] = None,
+        trial: Annotated[int, typer.Option(help="Index of the search-space point.")] = 0,
+        hparams: Annotated[str | None, typer.Option(
+            help="Hyperparameters: a JSON file or an inline JSON object.")] = None,
+        ruleset: Annotated[str, typer.Option(help="external or self.")] = "external",
+        max_steps: Annotated[int | None, typer.Option(help="Stop after N steps.")] = None,
+        data: Annotated[str, typer.Option(help="real or synthetic.")] = "real",
+        data_dir: Annotated[str | None, typer.Option(help="Dataset directory.")] = None,
+        store: Annotated[str, typer.Option(help="Results store (path or URI).")] = "results",
+        checkpoint_dir: Annotated[str | None, typer.Option(
+            help="Checkpoint at every eval here and resume from it.")] = None,
+        seed: Annotated[int, typer.Option(help="Trial seed (also the search-space draw).")] = 0,
+        study: Annotated[int, typer.Option(help="Study index recorded in the store.")] = 0,
+        max_runtime: Annotated[float | None, typer.Option(
+            help="Override the workload's runtime budget (s).")] = None,
+        eval_period: Annotated[float | None, typer.Option(
+            help="Override the workload's eval period (s).")] = None,
+        reduced: Annotated[bool, typer.Option(
+            help="Use the workload's reduced (CPU-sized) model.")] = False,
+    ) -> None:
+        """Run one trial locally (no Ray) and record it in the results store."""
+        with user_errors(ValueError, KeyError, FileNotFoundError, ImportError):
+            config, meta = _build_config(**locals())
+        _execute(config, meta)
+
+
+def _build_config(**o: Any) -> tuple[Any, Any]:
+    from algoperf_ray.registry import check_framework, get_meta
+    from algoperf_ray.runner import TrialConfig
+    from algoperf_ray.store import TrialKey
+    from algoperf_ray.submission import submission_name
+    from algoperf_ray.versions import CURRENT_VERSION, check_ruleset
+
+    meta = get_meta(o["workload"])
+    check_framework(o["framework"])
+    check_ruleset(o["ruleset"])
+    if o["data"] not in ("real", "synthetic"):
+        raise UserError(f"--data must be real or synthetic, got {o['data']!r}")
+    hp, trial = _hparams(o["ruleset"], o["submission"], o["framework"], o["search_space"],
+                         o["trial"], o["hparams"], o["seed"])
+    key = TrialKey(version=CURRENT_VERSION, ruleset=o["ruleset"],
+                   submission=submission_name(o["submission"]), framework=o["framework"],
+                   workload=o["workload"], study=o["study"], trial=trial)
+    config = TrialConfig(
+        workload=o["workload"], framework=o["framework"], submission_path=o["submission"],
+        hparams=hp, ruleset=o["ruleset"], seed=o["seed"], key=key, data_mode=o["data"],
+        data_dir=o["data_dir"], max_global_steps=o["max_steps"], store_uri=o["store"],
+        checkpoint_dir=o["checkpoint_dir"], max_runtime_sec=o["max_runtime"],
+        eval_period_sec=o["eval_period"], workload_kwargs=_reduced_kwargs(meta, o["reduced"]))
+    return config, meta
+
+
+def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
+    if not reduced:
+        return {}
+    import importlib
+
+    module = importlib.import_module(f"workloads.{meta.family}.metadata")
+    return dict(getattr(module, "REDUCED_SIZE_KWARGS", {}).get(meta.name, {}))
+
+
+def _execute(config: Any, meta: Any) -> None:
+    from algoperf_ray.runner import run_trial
+
+    label = f"{config.workload}/{config.framework} {config.trial_key().submission}"
+    err_console.print(f"[bold]{label}[/]: ruleset {config.ruleset}, hyperparameters "
+                      f"{config.hparams}, store {config.store_uri}")
+    result = run_trial(config, hooks=_Progress(meta.target_metric_name))
+    typer.echo(summary_line(result, meta, label))
+    if result.status == "failed":
+        raise typer.Exit(code=1)

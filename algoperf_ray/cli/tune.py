@@ -1,0 +1,189 @@
+"""``algoperf-ray tune``: a whole ruleset on Ray Tune, then the scores.
+
+With only ``--ruleset`` it runs the embedded quickstart: two of our
+baselines tuned on the ``digits`` workload on a local Ray, in a few minutes
+on two cores, then the leaderboard, ``scores.parquet`` and the profile plot.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from algoperf_ray.cli.common import UserError, err_console, user_errors
+
+REPO = Path(__file__).resolve().parents[2]
+# The quickstart: baselines (per ruleset), workload, framework, studies, trials.
+QUICKSTART = {
+    "submissions": {"external": ["submissions/nadamw", "submissions/adamw"],
+                    "self": ["submissions/nadamw_self", "submissions/adamw_self"]},
+    "workloads": "digits", "framework": "pytorch", "studies": 2, "trials": 2,
+}
+
+
+def _quickstart_submissions(ruleset: str) -> list[str]:
+    found = [str(REPO / p) for p in QUICKSTART["submissions"][ruleset] if (REPO / p).exists()]
+    if not found:
+        raise UserError(f"no --submission given and the quickstart baselines "
+                        f"{QUICKSTART['submissions'][ruleset]} are not in {REPO}; "
+                        f"pass --submission PATH")
+    return found
+
+
+def _check_importable(refs: list, framework: str) -> None:
+    """Import every submission once in the driver: one clear error before any trial."""
+    from algoperf_ray.submission import load_submission
+
+    for ref in refs:
+        load_submission(ref.path)
+
+
+def _experiment_name(name: str | None, ruleset: str, storage: Path, resume: bool) -> str:
+    """``--name``, else ``algoperf-<ruleset>``; a fresh run never reuses a Tune folder.
+
+    ``--resume`` without ``--name`` picks the newest experiment of the ruleset.
+    """
+    base = name or f"algoperf-{ruleset}"
+    if resume:
+        if name is None and storage.is_dir():
+            runs = sorted((p for p in storage.glob(f"{base}*") if p.is_dir()),
+                          key=lambda p: p.stat().st_mtime)
+            return runs[-1].name if runs else base
+        return base
+    if not (storage / base).exists():
+        return base
+    return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _plan(ruleset: str, submission: list[str] | None, search_space: str | None,
+          workloads: str | None, framework: str | None, studies: int | None,
+          trials: int | None, seed: int, version: str) -> list:
+    """Resolve the request (or the quickstart) into trial specs; all errors here."""
+    from algoperf_ray.plan import make_plan, resolve_submission
+
+    quick = not submission
+    framework = framework or (QUICKSTART["framework"] if quick else "jax")
+    paths = submission or _quickstart_submissions(ruleset)
+    refs = [resolve_submission(p, framework, search_space) for p in paths]
+    names = (workloads or (QUICKSTART["workloads"] if quick else "")).split(",")
+    specs = make_plan(
+        ruleset=ruleset, submissions=refs, workloads=[w.strip() for w in names if w.strip()],
+        framework=framework,
+        studies=studies or (QUICKSTART["studies"] if quick else 3),
+        trials=1 if ruleset == "self" else (trials or (QUICKSTART["trials"] if quick else 5)),
+        seed=seed, version=version)
+    _check_importable(refs, framework)
+    return specs
+
+
+def _print_summary(summary, prune: bool) -> None:
+    from rich.console import Console
+
+    c = Console()
+    c.print(f"[bold]{len(summary.trials)} trials run[/] in {summary.wall_s:.1f} s "
+            f"({summary.skipped} already completed in the store): "
+            f"{summary.count('completed')} completed, {summary.count('pruned')} pruned, "
+            f"{summary.count('failed')} failed")
+    for t in summary.trials:
+        if t["algoperf_status"] == "failed":
+            c.print(f"  [red]failed[/] {t['trial_id']}: {t.get('error', '')[:200]}")
+    if prune:
+        c.print(f"pruning stopped {summary.count('pruned')} trials, saving up to "
+                f"{summary.saved_budget_sec:.1f} s of submission-time budget")
+
+
+def _score(store_uri: str, ruleset: str, version: str, out_dir: Path,
+           submissions: list[str]) -> None:
+    """Score the experiment with the store's scorer; leaderboard, Parquet, plot."""
+    from algoperf_ray import report
+    from algoperf_ray.scoring import score_store
+    from algoperf_ray.store import Store
+
+    result = score_store(Store(store_uri), ruleset, version, submissions=submissions)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.print_leaderboard(result)
+    report.write_scores(result, str(out_dir / "scores.parquet"))
+    report.plot_profiles(result, str(out_dir / "performance_profile.png"))
+    err_console.print(f"wrote {out_dir / 'scores.parquet'} and "
+                      f"{out_dir / 'performance_profile.png'}")
+
+
+def tune(  # noqa: PLR0913 - one option per CLI flag
+    ruleset: Annotated[str, typer.Option(help="external (tuned hyperparameters) or self")],
+    submission: Annotated[list[str] | None, typer.Option(
+        help="submission folder or file (repeatable); default: the quickstart baselines")] = None,
+    search_space: Annotated[str | None, typer.Option(
+        help="tuning_search_space.json (default: the one next to the submission)")] = None,
+    workloads: Annotated[str | None, typer.Option(help="comma-separated workload names")] = None,
+    framework: Annotated[str | None, typer.Option(help="jax or pytorch")] = None,
+    studies: Annotated[int | None, typer.Option(help="studies per workload (default 3)")] = None,
+    trials: Annotated[int | None, typer.Option(help="trials per study (default 5)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the hyperparameter draw and trials")] = 0,
+    store: Annotated[str, typer.Option(help="results store: path or cloud URI")] =
+        "algoperf_results/store",
+    storage_path: Annotated[str, typer.Option(
+        help="Ray Tune experiments and checkpoints (shared storage on clusters)")] =
+        "algoperf_results/ray",
+    out: Annotated[str, typer.Option(help="folder for scores.parquet and the plot")] =
+        "algoperf_results",
+    name: Annotated[str | None, typer.Option(help="experiment name")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray address; 'auto' on a cluster")] = None,
+    gpus_per_trial: Annotated[int, typer.Option(help="GPUs per trial (8 on benchmark HW)")] = 0,
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs per trial (or per worker)")] = 1.0,
+    workers_per_trial: Annotated[int, typer.Option(
+        help="PyTorch DDP workers per trial without GPUs (gloo)")] = 1,
+    use_train: Annotated[str, typer.Option(
+        help="auto (Ray Train for multi-worker trials), always or never")] = "auto",
+    max_concurrent: Annotated[int | None, typer.Option(
+        help="cap on concurrent trials (set on autoscaling clusters)")] = None,
+    max_failures: Annotated[int, typer.Option(help="retries per trial on node loss")] = 2,
+    resume: Annotated[bool, typer.Option(help="resume the interrupted experiment")] = False,
+    prune_dominated: Annotated[bool, typer.Option(
+        help="stop trials that can no longer change their study's time")] = False,
+    data_mode: Annotated[str, typer.Option(help="real or synthetic")] = "real",
+    data_dir: Annotated[str | None, typer.Option(help="dataset folder")] = None,
+    max_global_steps: Annotated[int | None, typer.Option(help="stop trials after N steps")] = None,
+    max_runtime_sec: Annotated[float | None, typer.Option(
+        help="override the workload budget (before the self-tuning x1.5)")] = None,
+    eval_period_sec: Annotated[float | None, typer.Option(help="override the eval period")] = None,
+    version: Annotated[str | None, typer.Option(help="benchmark version to score")] = None,
+    score: Annotated[bool, typer.Option(help="score the store at the end")] = True,
+) -> None:
+    """Tune submissions under a ruleset on Ray, then score the experiment."""
+    from algoperf_ray.plan import PlanError
+    from algoperf_ray.registry import UnknownFrameworkError, UnknownWorkloadError
+    from algoperf_ray.search_space import SearchSpaceError
+    from algoperf_ray.spec import SubmissionError
+    from algoperf_ray.versions import CURRENT_VERSION
+
+    version = version or CURRENT_VERSION
+    with user_errors(PlanError, SubmissionError, SearchSpaceError, UnknownWorkloadError,
+                     UnknownFrameworkError, ValueError):
+        specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
+                      trials, seed, version)
+    from algoperf_ray.tuning import TuneOptions, run_experiment
+
+    storage = Path(storage_path).expanduser().resolve()
+    store_uri = store if "://" in store else str(Path(store).expanduser().resolve())
+    opts = TuneOptions(
+        experiment=_experiment_name(name, ruleset, storage, resume), storage_path=str(storage),
+        store_uri=store_uri, data_mode=data_mode, data_dir=data_dir,
+        cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+        workers_per_trial=workers_per_trial, use_train=use_train, max_failures=max_failures,
+        max_concurrent=max_concurrent, prune_dominated=prune_dominated,
+        max_global_steps=max_global_steps, max_runtime_sec=max_runtime_sec,
+        eval_period_sec=eval_period_sec)
+    err_console.print(f"experiment [bold]{opts.experiment}[/]: {len(specs)} trials "
+                      f"({ruleset}, {specs[0].framework}) -> store {store_uri}")
+    summary = run_experiment(specs, opts, address=address, resume=resume)
+    _print_summary(summary, prune_dominated)
+    if score:
+        with user_errors(ValueError, KeyError):
+            _score(store_uri, ruleset, version, Path(out), sorted({s.submission for s in specs}))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="tune")(tune)

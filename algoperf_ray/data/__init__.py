@@ -1,0 +1,1 @@
+"""Frozen benchmark data files (read with importlib.resources)."""

@@ -1,0 +1,160 @@
+"""``run_trial``: build a trial from its config, run the timed loop, record it.
+
+:func:`run_trial` resolves names (workload class, submission file, store)
+and :func:`run_loaded_trial` runs already-built objects; tests and the
+overhead benchmark use the latter with their own workloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+from algoperf_ray.runner import loop
+from algoperf_ray.runner.backend import Backend, get_backend
+from algoperf_ray.runner.clock import Clock, WallClock
+from algoperf_ray.runner.config import TrialConfig, TrialResult
+from algoperf_ray.runner.hooks import RunnerHooks
+
+log = logging.getLogger(__name__)
+
+
+def _hparams(config: TrialConfig) -> Any:
+    if config.hparams is None:
+        return None
+    from algoperf_ray.search_space import make_hparams
+
+    return make_hparams(config.hparams)
+
+
+def _open_store(config: TrialConfig, backend: Backend) -> tuple[Any, Any]:
+    if config.store_uri is None or backend.rank != 0:
+        return None, None
+    from algoperf_ray.store import Store
+
+    return Store(config.store_uri), config.trial_key()
+
+
+def _batch_sizes(config: TrialConfig, workload: Any, submission: Any,
+                 backend: Backend) -> tuple[int, int]:
+    """Global train/eval batch sizes, checked against the number of batch shards."""
+    batch = int(submission.get_batch_size(config.workload))
+    eval_batch = int(workload.eval_batch_size)
+    checks = [("batch size from get_batch_size", batch)]
+    if not backend.pads_eval_batches:
+        checks.append(("eval batch size", eval_batch))
+    for name, size in checks:
+        if size % backend.num_batch_shards:
+            raise ValueError(
+                f"the global {name} ({size}) of workload {config.workload!r} is not "
+                f"divisible by the {backend.num_batch_shards} devices/processes it is split over.")
+    return batch, eval_batch
+
+
+def build_context(config: TrialConfig, workload: Any, submission: Any, *,
+                  hooks: RunnerHooks | None = None, clock: Clock | None = None,
+                  backend: Backend | None = None) -> loop.TrialContext:
+    backend = backend or get_backend(config.framework)
+    batch, eval_batch = _batch_sizes(config, workload, submission, backend)
+    store, key = _open_store(config, backend)
+    eval_period = (config.eval_period_sec if config.eval_period_sec is not None
+                   else workload.eval_period_time_sec)
+    return loop.TrialContext(
+        config=config, workload=workload, submission=submission, backend=backend,
+        clock=clock or WallClock(), hooks=hooks or RunnerHooks(), hparams=_hparams(config),
+        budget_sec=config.budget_sec(workload.max_allowed_runtime_sec),
+        eval_period_sec=float(eval_period), global_batch_size=batch,
+        eval_batch_size=eval_batch, store=store, store_key=key)
+
+
+def _write_trial(ctx: loop.TrialContext | None, config: TrialConfig, status: str,
+                 error: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    if ctx is None or ctx.store is None:
+        return
+    ctx.store.write_trial(ctx.store_key, hparams=config.hparams, status=status, error=error,
+                          seed=config.seed, extra=extra)
+
+
+def _finish(ctx: loop.TrialContext) -> TrialResult:
+    status = "pruned" if ctx.pruned else "completed"
+    loop.save_checkpoint(ctx)
+    if ctx.store is not None:
+        ctx.store.write_evals(ctx.store_key, ctx.rows)
+    result = TrialResult(status=status, time_to_target=loop.time_to_target(ctx),
+                         eval_rows=list(ctx.rows), global_step=ctx.global_step,
+                         preemption_count=ctx.preemption_count)
+    extra = {"global_step": ctx.global_step, "preemption_count": ctx.preemption_count,
+             "time_to_target": result.time_to_target,
+             "train_state": {k: v for k, v in ctx.train_state.items()
+                             if k != "last_step_end_time"}}
+    _write_trial(ctx, ctx.config, status, extra=extra)
+    return result
+
+
+def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
+                     hooks: RunnerHooks | None = None, clock: Clock | None = None,
+                     backend: Backend | None = None) -> TrialResult:
+    """Run one trial with a built workload and a loaded submission."""
+    ctx = build_context(config, workload, submission, hooks=hooks, clock=clock,
+                        backend=backend)
+    _write_trial(ctx, config, "running")
+    loop.initialize(ctx)
+    if loop.maybe_restore(ctx):
+        log.info("resumed %s at step %d (preemption %d)", config.workload, ctx.global_step,
+                 ctx.preemption_count)
+    loop.train_loop(ctx)
+    return _finish(ctx)
+
+
+def load_trial_objects(config: TrialConfig) -> tuple[Any, Any]:
+    """The workload instance and the loaded submission named by ``config``."""
+    from algoperf_ray.registry import load_workload
+    from algoperf_ray.submission import load_submission
+
+    submission = load_submission(config.submission_path, config.framework)
+    workload = load_workload(config.workload, config.framework, data_mode=config.data_mode,
+                             **config.workload_kwargs)
+    return workload, submission
+
+
+def run_trial(config: TrialConfig, hooks: RunnerHooks | None = None,
+              clock: Clock | None = None) -> TrialResult:
+    """Run (or resume) one trial in this process / DDP rank; record it in the store.
+
+    Errors are recorded as a "failed" trial row and returned in the result
+    (re-raised after recording when ``config.raise_on_error``).
+    """
+    try:
+        workload, submission = load_trial_objects(config)
+        return run_loaded_trial(config, workload, submission, hooks=hooks, clock=clock)
+    except Exception as e:
+        message = f"{type(e).__name__}: {e}"
+        log.error("trial failed: %s\n%s", message, traceback.format_exc())
+        _record_failure(config, message)
+        if config.raise_on_error:
+            raise
+        return TrialResult(status="failed", error=message)
+
+
+def _record_failure(config: TrialConfig, message: str) -> None:
+    """Best effort: a failed trial row on rank 0 (the store may itself be the problem)."""
+    if config.store_uri is None or _rank() != 0:
+        return
+    try:
+        from algoperf_ray.store import Store
+
+        Store(config.store_uri).write_trial(config.trial_key(), hparams=config.hparams,
+                                            status="failed", error=message, seed=config.seed)
+    except Exception as e:  # noqa: BLE001 - keep the original error visible
+        log.error("could not record the failure in the store: %s", e)
+
+
+def _rank() -> int:
+    """This process's DDP rank, without importing torch when it is not in use."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank())
+    return int(os.environ.get("RANK", "0"))

@@ -1,0 +1,325 @@
+"""Reading and writing the results store (Parquet datasets, any pyarrow filesystem).
+
+Layout under the store root::
+
+    evals/version=<v>/ruleset=<r>/submission=<s>/<framework>__<workload>__study<k>__trial<n>.parquet
+    trials/version=<v>/ruleset=<r>/submission=<s>/<same name>.parquet
+    summaries/<same partitions>/<same name>.arrow    (one row per trial, derived; Arrow IPC)
+    evals/.../segment-ingest.parquet, trials/..., summaries/...            (bulk ingest)
+
+One file per trial and table means concurrent writers (runner ranks 0 of
+different trials, Ray Tune trials) never touch the same file. Every file is
+written to a hidden temporary name in its final directory and then renamed,
+so readers never see half a file and a rewrite replaces a trial's rows.
+Bulk ingest writes one segment per submission instead: reading thousands of
+tiny files would cost the scorer far more than its whole computation.
+
+With every eval write the store also writes the trial's summary (its
+time-to-target under the version's target, first-hit index, eval count), so
+the scorer reads one row per trial instead of every eval. The summary records
+the target it used; the scorer recomputes from the eval rows when targets differ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from algoperf_ray.store import schema as S
+
+SEGMENT_PREFIX = "segment-"
+INGEST_SEGMENT = "segment-ingest.parquet"
+
+
+class StoreError(ValueError):
+    """The store cannot serve a request; the message names the store and the fix."""
+
+
+@dataclass(frozen=True, order=True)
+class TrialKey:
+    """Identity of one AlgoPerf trial in the store."""
+
+    version: str
+    ruleset: str
+    submission: str
+    framework: str
+    workload: str
+    study: int
+    trial: int
+
+    def partition(self) -> tuple[str, str, str]:
+        return self.version, self.ruleset, self.submission
+
+    def file_name(self) -> str:
+        return f"{self.framework}__{self.workload}__study{self.study}__trial{self.trial}.parquet"
+
+    def file_fields(self) -> dict[str, Any]:
+        return {"framework": self.framework, "workload": self.workload,
+                "study": int(self.study), "trial": int(self.trial)}
+
+    def validate(self) -> TrialKey:
+        for f in ("version", "ruleset", "submission", "framework", "workload"):
+            S.check_name(f, getattr(self, f))
+        if self.ruleset not in ("external", "self"):
+            raise S.SchemaError(f"ruleset {self.ruleset!r} must be 'external' or 'self'")
+        if self.framework not in ("jax", "pytorch"):
+            raise S.SchemaError(f"framework {self.framework!r} must be 'jax' or 'pytorch'")
+        return self
+
+
+KEY_FIELD_NAMES = tuple(f.name for f in fields(TrialKey))
+
+
+def _open_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and root path for a local path or a URI."""
+    if uri.startswith("memory://"):
+        return pafs._MockFileSystem(), uri.removeprefix("memory://").strip("/") or "store"
+    if "://" in uri:
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        return filesystem, path.rstrip("/")
+    import os
+
+    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+
+
+def _partition_dir(root: str, table: str, version: str, ruleset: str, submission: str) -> str:
+    return f"{root}/{table}/version={version}/ruleset={ruleset}/submission={submission}"
+
+
+class Store:
+    """The results store at ``uri`` (a local path or a pyarrow-filesystem URI)."""
+
+    def __init__(self, uri: str):
+        self.uri = str(uri)
+        self.fs, self.root = _open_filesystem(self.uri)
+
+    def __repr__(self) -> str:
+        return f"Store({self.uri!r})"
+
+    # ------------------------------------------------------------------ writes
+    def _atomic_write(self, table: pa.Table, path: str) -> None:
+        directory, _, name = path.rpartition("/")
+        self.fs.create_dir(directory, recursive=True)
+        tmp = f"{directory}/.{name}.tmp-{uuid.uuid4().hex}"
+        try:
+            if path.endswith(".arrow"):
+                with self.fs.open_output_stream(tmp) as out, pa.ipc.new_file(
+                        out, table.schema) as writer:
+                    writer.write_table(table)
+            else:
+                # Dictionary-encode only the name columns: on float metrics it
+                # costs 3x the write time and makes files larger.
+                names = [c for c in ("framework", "workload", "status") if c in table.column_names]
+                pq.write_table(table, tmp, filesystem=self.fs, compression="zstd",
+                               use_dictionary=names)
+            self.fs.move(tmp, path)
+        except BaseException:
+            _delete_quietly(self.fs, tmp)
+            raise
+
+    def write_evals(self, key: TrialKey, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Replace all eval rows of trial ``key`` with ``rows`` (in eval order)."""
+        key.validate()
+        table = S.eval_rows_to_table(key.file_fields(), rows)
+        for name, data in (("evals", table), ("summaries", _summary(table, key.version))):
+            directory = _partition_dir(self.root, name, *key.partition())
+            self._drop_from_segments(directory, key)
+            if data is not None:
+                self._atomic_write(data, f"{directory}/{_file_name(name, key.file_name())}")
+
+    def write_trial(self, key: TrialKey, *, hparams: Mapping | None, status: str,
+                    error: str | None = None, seed: int | None = None,
+                    extra: Mapping | None = None) -> None:
+        """Replace the trial row of ``key`` (status, hyperparameters, error, seed)."""
+        key.validate()
+        table = S.trial_row_to_table(key.file_fields(), hparams=hparams, status=status,
+                                     error=error, seed=seed, extra=extra)
+        directory = _partition_dir(self.root, "trials", *key.partition())
+        self._drop_from_segments(directory, key)
+        self._atomic_write(table, f"{directory}/{key.file_name()}")
+
+    def _drop_from_segments(self, directory: str, key: TrialKey) -> None:
+        """Remove ``key`` from bulk segments in ``directory`` so it is never duplicated."""
+        for path in self._files(directory, prefix=SEGMENT_PREFIX):
+            seg = self._read_file(path)
+            mask = _key_mask(seg, key.file_fields())
+            if pc.any(mask).as_py():
+                self._atomic_write(seg.filter(pc.invert(mask)), path)
+
+    def write_submission_segment(self, version: str, ruleset: str, submission: str,
+                                 evals: pa.Table, trials: pa.Table) -> None:
+        """Replace a whole submission partition with one eval and one trial segment.
+
+        Used by ingest: the logs directory is the source of truth for that
+        submission, so per-trial files left from earlier writes are removed.
+        """
+        for name, kind in ((version, "version"), (ruleset, "ruleset"), (submission, "submission")):
+            S.check_name(kind, name)
+        summary = _summary(evals, version)
+        for table_name, table in (("evals", evals), ("trials", trials), ("summaries", summary)):
+            if table is None:
+                continue
+            directory = _partition_dir(self.root, table_name, version, ruleset, submission)
+            segment = _file_name(table_name, INGEST_SEGMENT)
+            self._atomic_write(table, f"{directory}/{segment}")
+            for path in self._files(directory):
+                if not path.endswith("/" + segment):
+                    self.fs.delete_file(path)
+
+    def _files(self, directory: str, prefix: str = "", recursive: bool = False) -> list[str]:
+        selector = pafs.FileSelector(directory, allow_not_found=True, recursive=recursive)
+        return sorted(info.path for info in self.fs.get_file_info(selector)
+                      if info.type == pafs.FileType.File
+                      and info.base_name.endswith((".parquet", ".arrow"))
+                      and info.base_name.startswith(prefix) and not info.base_name.startswith("."))
+
+    def _read_file(self, path: str) -> pa.Table:
+        if path.endswith(".arrow"):
+            with self.fs.open_input_file(path) as f:
+                return pa.ipc.open_file(f).read_all()
+        return pq.read_table(path, filesystem=self.fs)
+
+    # ------------------------------------------------------------------- reads
+    def _dataset(self, table: str, schema: pa.Schema | None,
+                 dictionary: bool = False) -> ds.Dataset | None:
+        """The dataset of ``table``; ``dictionary`` reads names dictionary-encoded (fast)."""
+        base = f"{self.root}/{table}"
+        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            return None
+        part = ds.partitioning(S.PARTITIONING_SCHEMA, flavor="hive")
+        if schema is None:
+            found = ds.dataset(base, filesystem=self.fs, format="parquet", partitioning=part)
+            if not found.files:
+                return None
+            schema = pa.unify_schemas([f.physical_schema for f in found.get_fragments()])
+        fields = [*S.PARTITIONING_SCHEMA, *[f for f in schema if f.name not in S.PARTITION_COLUMNS]]
+        fmt = ds.ParquetFileFormat()
+        if dictionary:
+            names = ("framework", "workload")
+            fields = [pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                      if f.name in names else f for f in fields]
+            fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(
+                dictionary_columns=[n for n in names if n in schema.names]))
+        dataset = ds.dataset(base, filesystem=self.fs, format=fmt, partitioning=part,
+                             schema=pa.schema(fields))
+        return dataset if dataset.files else None
+
+    def read_evals(self, columns: Sequence[str] | None = None,
+                   filters: Mapping[str, Any] | pc.Expression | None = None,
+                   dictionary: bool = False) -> pa.Table:
+        """Eval rows as an Arrow table; ``columns`` picks columns, ``filters`` rows.
+
+        ``filters`` is a pyarrow expression or ``{column: value or [values]}``.
+        Metric columns a file lacks read as null. An empty store gives an empty
+        table. ``dictionary=True`` returns name columns dictionary-encoded.
+        """
+        cols = None if columns is None else list(dict.fromkeys(columns))
+        schema = None if cols is None else S.read_schema(cols)
+        dataset = self._dataset("evals", schema, dictionary)
+        if dataset is None:
+            empty = S.read_schema(cols or [*S.KEY_COLUMNS, "eval_index", *S.TIMING_COLUMNS])
+            return pa.schema([*S.PARTITIONING_SCHEMA, *empty]).empty_table().select(
+                cols or [*S.KEY_COLUMNS, "eval_index", *S.TIMING_COLUMNS])
+        return dataset.to_table(columns=cols, filter=_expression(filters))
+
+    def read_summaries(self, version: str, ruleset: str,
+                       submissions: Sequence[str] | None = None) -> pa.Table:
+        """Per-trial summaries of one (version, ruleset): one small Arrow file read each.
+
+        Summaries are a derived cache (rebuilt by any eval write); Arrow IPC
+        files open in microseconds, which keeps scoring in milliseconds.
+        """
+        base = f"{self.root}/summaries/version={version}/ruleset={ruleset}"
+        parts, subs, codes = [], [], []
+        for path in self._files(base, recursive=True):
+            sub = path[len(base) + 1:].partition("/")[0].removeprefix("submission=")
+            if submissions is not None and sub not in submissions:
+                continue
+            if not subs or subs[-1] != sub:
+                subs.append(sub)
+            parts.append(self._read_file(path))
+            codes.append(np.full(parts[-1].num_rows, len(subs) - 1, np.int32))
+        if not parts:
+            return pa.schema([("submission", pa.string()), *S.SUMMARY_SCHEMA]).empty_table()
+        dictionary = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(codes)), subs)
+        return pa.concat_tables(parts).add_column(0, "submission", dictionary)
+
+    def read_trials(self, filters: Mapping[str, Any] | pc.Expression | None = None) -> pa.Table:
+        """Trial rows (status, hyperparameters as JSON, error, seed) as an Arrow table."""
+        dataset = self._dataset("trials", S.TRIALS_SCHEMA)
+        if dataset is None:
+            return pa.schema([*S.PARTITIONING_SCHEMA, *S.TRIALS_SCHEMA]).empty_table()
+        return dataset.to_table(filter=_expression(filters))
+
+    def completed_trials(self) -> set[TrialKey]:
+        """Keys of trials whose status is ``completed`` (for resuming a tuning run)."""
+        table = self.read_trials(filters={"status": "completed"})
+        return set(keys_of(table))
+
+    def versions(self) -> list[tuple[str, str]]:
+        """(version, ruleset) pairs present in the eval rows."""
+        t = self.read_evals(columns=["version", "ruleset"])
+        if t.num_rows == 0:
+            return []
+        pairs = t.group_by(["version", "ruleset"]).aggregate([]).to_pylist()
+        return sorted((p["version"], p["ruleset"]) for p in pairs)
+
+
+def _file_name(table: str, name: str) -> str:
+    """Summaries are Arrow IPC files; eval and trial rows are Parquet."""
+    return name.removesuffix(".parquet") + ".arrow" if table == "summaries" else name
+
+
+def _summary(evals: pa.Table, version: str) -> pa.Table | None:
+    """The per-trial summary of ``evals`` (None for a version this package lacks)."""
+    from algoperf_ray.scoring import summarize
+    from algoperf_ray.versions import UnknownVersionError, get_version
+
+    try:
+        v = get_version(version)
+    except UnknownVersionError:
+        return None
+    return summarize(evals, v).cast(S.SUMMARY_SCHEMA)
+
+
+def keys_of(table: pa.Table) -> Iterable[TrialKey]:
+    cols = {name: table.column(name).to_pylist() for name in KEY_FIELD_NAMES}
+    for values in zip(*cols.values(), strict=True):
+        yield TrialKey(*values)
+
+
+def _key_mask(table: pa.Table, key_fields: Mapping[str, Any]) -> pa.ChunkedArray:
+    mask = None
+    for name, value in key_fields.items():
+        m = pc.equal(table.column(name), value)
+        mask = m if mask is None else pc.and_(mask, m)
+    return mask
+
+
+def _expression(filters: Mapping[str, Any] | pc.Expression | None) -> pc.Expression | None:
+    if filters is None or isinstance(filters, pc.Expression):
+        return filters
+    expr = None
+    for name, value in filters.items():
+        if isinstance(value, (list, tuple, set, frozenset)):
+            term = ds.field(name).isin(list(value))
+        else:
+            term = ds.field(name) == value
+        expr = term if expr is None else expr & term
+    return expr
+
+
+def _delete_quietly(filesystem: pafs.FileSystem, path: str) -> None:
+    try:
+        filesystem.delete_file(path)
+    except (FileNotFoundError, OSError):
+        pass

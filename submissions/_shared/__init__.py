@@ -1,0 +1,1 @@
+"""Code shared by the baseline submissions (batch sizes, schedules, train steps)."""

@@ -1,0 +1,130 @@
+"""Framework-neutral part of the criteo1tb workloads: config, data and eval metric.
+
+The JAX and PyTorch leaves (``criteo1tb_jax.py``, ``criteo1tb_torch.py``)
+add only the model and the device-side forward pass; the data pipeline, the
+synthetic data and the eval loss (summed sigmoid cross entropy over numpy,
+normalised by the number of real examples) are written here once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from algoperf_ray import metrics as metrics_lib
+from algoperf_ray import spec
+from algoperf_ray.workload_base import BaseWorkload, NumpyBatch
+from workloads.criteo1tb import input_pipeline
+from workloads.criteo1tb.metadata import BASE_MODEL_KWARGS, NUM_DENSE_FEATURES
+
+DROPOUT_RATE = 0.0  # the reference's default for every variant
+
+
+class Criteo1TbWorkloadBase(BaseWorkload):
+    """Config resolution, real/synthetic batches and the numpy eval metric.
+
+    Constructor keyword arguments override the model config of the variant
+    (``meta.model_kwargs``); tests use ``vocab_size=...`` for a small table.
+    ``eval_examples=N`` caps every eval split (and the eval batch) at N
+    examples, so a CPU smoke run does not evaluate 83 M synthetic examples.
+    """
+
+    def __init__(self, meta: Any, data_mode: str = "real", eval_examples: int | None = None,
+                 **size_kwargs: Any) -> None:
+        unknown = sorted(set(size_kwargs) - set(BASE_MODEL_KWARGS))
+        if unknown:
+            raise TypeError(f"unknown option(s) {unknown} for workload {meta.name!r}; valid: "
+                            f"{sorted(BASE_MODEL_KWARGS) + ['eval_examples']}.")
+        super().__init__(meta, data_mode=data_mode, **size_kwargs)
+        self.config = {**BASE_MODEL_KWARGS, **meta.model_kwargs, **size_kwargs}
+        if self.config["vocab_size"] % 4:
+            raise ValueError(f"vocab_size must be divisible by 4 (workload {meta.name!r}): "
+                             "the PyTorch model stores the table in 4 row chunks.")
+        if eval_examples is not None and eval_examples < 1:
+            raise ValueError(f"eval_examples must be >= 1, got {eval_examples} "
+                             f"(workload {meta.name!r}).")
+        self.eval_examples = eval_examples
+        self._dropout_rate = DROPOUT_RATE
+
+    # ---- eval sizes: the benchmark's, or capped by ``eval_examples`` for CPU smoke runs ----
+    def _capped(self, n: int) -> int:
+        return n if self.eval_examples is None else min(n, self.eval_examples)
+
+    @property
+    def num_eval_train_examples(self) -> int:
+        return self._capped(self.meta.num_eval_train_examples)
+
+    @property
+    def num_validation_examples(self) -> int:
+        return self._capped(self.meta.num_validation_examples)
+
+    @property
+    def num_test_examples(self) -> int:
+        return self._capped(self.meta.num_test_examples)
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self._capped(self.meta.eval_batch_size)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.config["vocab_size"])
+
+    def _resolve_dropout(self, dropout_rate: float | None) -> float:
+        return self._dropout_rate if dropout_rate is None else float(dropout_rate)
+
+    # ---- data ---------------------------------------------------------------------
+    def _real_batches(self, split: str, seed: int, data_dir: str | None,
+                      global_batch_size: int, train: bool) -> Iterator[NumpyBatch]:
+        return input_pipeline.criteo_batches(data_dir, split, global_batch_size, seed, train)
+
+    def _synthetic_batches(self, split: str, seed: int, global_batch_size: int,
+                           train: bool) -> Iterator[NumpyBatch]:
+        """Random batches shaped like the real ones: ids in-vocab, labels in {0, 1}."""
+        gen = np.random.default_rng(seed + 1)
+        for batch in super()._synthetic_batches(split, seed, global_batch_size, train):
+            inputs = batch["inputs"]
+            inputs[:, :NUM_DENSE_FEATURES] = np.abs(inputs[:, :NUM_DENSE_FEATURES])
+            inputs[:, NUM_DENSE_FEATURES:] = gen.integers(
+                0, self.vocab_size, inputs[:, NUM_DENSE_FEATURES:].shape)
+            batch["targets"] = (gen.random(global_batch_size) < 0.03).astype(np.float32)
+            yield batch
+
+    # ---- eval -----------------------------------------------------------------------
+    def _eval_outputs(self, params: Any, batch: spec.Batch) -> tuple[np.ndarray, ...]:
+        """(logits, targets, weights) of one device batch as host numpy. Leaves implement."""
+        raise NotImplementedError
+
+    def _eval_batch(self, params: Any, model_state: Any, batch: spec.Batch,
+                    rng: Any) -> dict[str, float]:
+        logits, targets, weights = self._eval_outputs(params, batch)
+        losses = metrics_lib.sigmoid_cross_entropy_np(logits.reshape(-1), targets.reshape(-1))
+        weights = weights.reshape(-1).astype(np.float64)
+        return {"loss": float(np.sum(losses * weights)), "num_examples": float(weights.sum())}
+
+    def _normalize_eval_metrics(self, num_examples: int,
+                                totals: dict[str, float]) -> dict[str, float]:
+        # Divide by the real (weight 1) examples seen: equal to ``num_examples``
+        # on the full dataset, and still a mean on small data directories.
+        count = totals.get("num_examples") or num_examples
+        return {"loss": totals.get("loss", 0.0) / count}
+
+    def _eval_model_on_split(self, split: str, num_examples: int, global_batch_size: int,
+                             params: Any, model_state: Any, rng: spec.RandomState,
+                             data_dir: str, global_step: int = 0) -> dict[str, float]:
+        """Stream the split for every eval instead of caching it in memory.
+
+        The base class keeps eval batches in memory, which suits small eval
+        sets; Criteo's validation split alone is ~13 GB as float32 inputs, so
+        it is re-read from disk each time, as the reference does.
+        """
+        num_batches = math.ceil(num_examples / global_batch_size)
+        batches = self.host_batches(split, 0, data_dir, global_batch_size, train=False)
+        totals = metrics_lib.sum_metrics(
+            self._eval_batch(params, model_state, self._to_device(b, train=False), rng)
+            for _, b in zip(range(num_batches), batches, strict=False))
+        totals = self._reduce_eval_totals(totals)
+        return self._normalize_eval_metrics(num_examples, totals)

@@ -1,0 +1,201 @@
+"""The wmt Transformer in Flax (linen), laid out as the AlgoPerf reference.
+
+Parameter names and shapes follow the reference Flax model (itself the Flax
+WMT example): a shared ``shared_embedding`` (N(0, 1) init) used for inputs,
+targets and the output projection (logits divided by sqrt(emb_dim)); fixed
+sinusoidal positions; bias-free multi-head attention; Xavier-uniform kernels
+and N(0, 1e-6) biases; LayerNorm eps 1e-6; pre-LN by default with a final
+LayerNorm on encoder and decoder (post-LN variant: no final LayerNorm).
+The attention temperature multiplies the query input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+
+from workloads.wmt.config import DROPOUT_RATE, ModelConfig
+
+_KERNEL_INIT = nn.initializers.xavier_uniform()
+_BIAS_INIT = nn.initializers.normal(stddev=1e-6)
+
+
+def sinusoidal_table(max_len: int, dim: int) -> np.ndarray:
+    """[max_len, dim] fixed position table (sin half, then cos half)."""
+    position = np.arange(max_len)[:, None]
+    scale = -np.log(10000.0) / (dim // 2 - 1)
+    div = np.exp(np.arange(dim // 2) * scale)
+    table = np.zeros((max_len, dim), np.float32)
+    table[:, :dim // 2] = np.sin(position * div)
+    table[:, dim // 2:2 * (dim // 2)] = np.cos(position * div)
+    return table
+
+
+def shift_right(x: Any) -> Any:
+    return jnp.pad(x, ((0, 0), (1, 0)))[:, :-1]
+
+
+def add_positions(x: Any, positions: Any | None, cfg: ModelConfig) -> Any:
+    table = jnp.asarray(sinusoidal_table(cfg.max_len, x.shape[-1]))
+    if positions is None:
+        return x + table[None, :x.shape[1]]
+    return x + jnp.take(table, positions, axis=0)
+
+
+def _layer_norm(cfg: ModelConfig, name: str | None = None) -> nn.LayerNorm:
+    return nn.LayerNorm(epsilon=cfg.layer_norm_eps, name=name)
+
+
+class MlpBlock(nn.Module):
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: Any, dropout_rate: float, deterministic: bool) -> Any:
+        cfg = self.cfg
+        act = {"relu": nn.relu, "tanh": jnp.tanh}[cfg.activation]
+        dense = dict(kernel_init=_KERNEL_INIT, bias_init=_BIAS_INIT)
+        h = act(nn.Dense(cfg.mlp_dim, **dense)(x))
+        if cfg.glu:
+            h = h * nn.Dense(cfg.mlp_dim, **dense)(x)
+        h = nn.Dropout(dropout_rate)(h, deterministic=deterministic)
+        out = nn.Dense(x.shape[-1], **dense)(h)
+        return nn.Dropout(dropout_rate)(out, deterministic=deterministic)
+
+
+def _attention(cfg: ModelConfig, dropout_rate: float, deterministic: bool) -> nn.Module:
+    return nn.MultiHeadDotProductAttention(
+        num_heads=cfg.num_heads, qkv_features=cfg.qkv_dim, kernel_init=_KERNEL_INIT,
+        bias_init=_BIAS_INIT, use_bias=False, broadcast_dropout=False,
+        dropout_rate=dropout_rate, deterministic=deterministic)
+
+
+class EncoderBlock(nn.Module):
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: Any, mask: Any, dropout_rate: float, deterministic: bool) -> Any:
+        cfg = self.cfg
+        h = _layer_norm(cfg)(x) if cfg.pre_ln else x
+        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, h, mask=mask)
+        x = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + x
+        if not cfg.pre_ln:
+            x = _layer_norm(cfg)(x)
+        h = _layer_norm(cfg)(x) if cfg.pre_ln else x
+        h = MlpBlock(cfg)(h, dropout_rate, deterministic)
+        return x + h if cfg.pre_ln else _layer_norm(cfg)(x + h)
+
+
+class DecoderBlock(nn.Module):
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, y: Any, encoded: Any, self_mask: Any, cross_mask: Any,
+                 dropout_rate: float, deterministic: bool) -> Any:
+        cfg = self.cfg
+        h = _layer_norm(cfg)(y) if cfg.pre_ln else y
+        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, h,
+                                                          mask=self_mask)
+        y = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + y
+        if not cfg.pre_ln:
+            y = _layer_norm(cfg)(y)
+        h = _layer_norm(cfg)(y) if cfg.pre_ln else y
+        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, encoded,
+                                                          mask=cross_mask)
+        y = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + y
+        if not cfg.pre_ln:
+            y = _layer_norm(cfg)(y)
+        h = _layer_norm(cfg)(y) if cfg.pre_ln else y
+        h = MlpBlock(cfg)(h, dropout_rate, deterministic)
+        return y + h if cfg.pre_ln else _layer_norm(cfg)(y + h)
+
+
+class Encoder(nn.Module):
+    cfg: ModelConfig
+    embed: nn.Module
+
+    @nn.compact
+    def __call__(self, inputs: Any, positions: Any, mask: Any, dropout_rate: float,
+                 deterministic: bool) -> Any:
+        x = add_positions(self.embed(inputs.astype(jnp.int32)), positions, self.cfg)
+        x = nn.Dropout(dropout_rate)(x, deterministic=deterministic)
+        for i in range(self.cfg.num_layers):
+            x = EncoderBlock(self.cfg, name=f"encoderblock_{i}")(x, mask, dropout_rate,
+                                                                 deterministic)
+        return _layer_norm(self.cfg, "encoder_layernorm")(x) if self.cfg.pre_ln else x
+
+
+class Decoder(nn.Module):
+    cfg: ModelConfig
+    embed: nn.Module
+
+    @nn.compact
+    def __call__(self, encoded: Any, targets: Any, positions: Any, self_mask: Any,
+                 cross_mask: Any, dropout_rate: float, deterministic: bool,
+                 index: Any = None) -> Any:
+        y = self.embed(shift_right(targets.astype(jnp.int32)))
+        y = nn.Dropout(dropout_rate)(add_positions(y, positions, self.cfg),
+                                     deterministic=deterministic)
+        for i in range(self.cfg.num_layers):
+            y = DecoderBlock(self.cfg, name=f"encoderdecoderblock_{i}")(
+                y, encoded, self_mask, cross_mask, dropout_rate, deterministic)
+        if index is not None:  # decoding: only the next position's logits are needed
+            y = jnp.take(y, index, axis=1)[:, None]
+        if self.cfg.pre_ln:
+            y = _layer_norm(self.cfg, "encoderdecoder_layernorm")(y)
+        return self.embed.attend(y.astype(jnp.float32)) / jnp.sqrt(y.shape[-1])
+
+
+def _pair_mask(q: Any, k: Any, fn: Any = jnp.logical_and) -> Any:
+    return fn(q[:, None, :, None], k[:, None, None, :])
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder; ``__call__`` gives [batch, len, vocab] logits."""
+
+    cfg: ModelConfig
+
+    def setup(self) -> None:
+        self.shared_embedding = nn.Embed(self.cfg.vocab_size, self.cfg.emb_dim,
+                                         embedding_init=nn.initializers.normal(stddev=1.0))
+        self.encoder = Encoder(self.cfg, self.shared_embedding)
+        self.decoder = Decoder(self.cfg, self.shared_embedding)
+
+    def encode(self, inputs: Any, inputs_positions: Any = None, inputs_segmentation: Any = None,
+               dropout_rate: float = DROPOUT_RATE, deterministic: bool = True) -> Any:
+        valid = inputs > 0
+        mask = _pair_mask(valid, valid)
+        if inputs_segmentation is not None:
+            mask &= _pair_mask(inputs_segmentation, inputs_segmentation, jnp.equal)
+        return self.encoder(inputs, inputs_positions, mask, dropout_rate, deterministic)
+
+    def decode(self, encoded: Any, inputs: Any, targets: Any, targets_positions: Any = None,
+               inputs_segmentation: Any = None, targets_segmentation: Any = None,
+               dropout_rate: float = DROPOUT_RATE, deterministic: bool = True,
+               index: Any = None) -> Any:
+        """Logits of every target position, or with ``index`` only of that one.
+
+        With ``index`` (beam-search decoding) targets are a generated prefix:
+        every position counts as valid, as in the reference's cached decoder.
+        """
+        t_valid = targets > 0 if index is None else jnp.ones(targets.shape, bool)
+        length = targets.shape[1]
+        causal = jnp.tril(jnp.ones((length, length), bool))[None, None]
+        self_mask = _pair_mask(t_valid, t_valid) & causal
+        cross_mask = _pair_mask(t_valid, inputs > 0)
+        if inputs_segmentation is not None:
+            self_mask &= _pair_mask(targets_segmentation, targets_segmentation, jnp.equal)
+            cross_mask &= _pair_mask(targets_segmentation, inputs_segmentation, jnp.equal)
+        return self.decoder(encoded, targets, targets_positions, self_mask, cross_mask,
+                            dropout_rate, deterministic, index)
+
+    def __call__(self, inputs: Any, targets: Any, inputs_positions: Any = None,
+                 targets_positions: Any = None, inputs_segmentation: Any = None,
+                 targets_segmentation: Any = None, dropout_rate: float = DROPOUT_RATE,
+                 deterministic: bool = True) -> Any:
+        encoded = self.encode(inputs, inputs_positions, inputs_segmentation, dropout_rate,
+                              deterministic)
+        return self.decode(encoded, inputs, targets, targets_positions, inputs_segmentation,
+                           targets_segmentation, dropout_rate, deterministic)

@@ -1,0 +1,115 @@
+"""wmt workloads (base and variants) in JAX/Flax.
+
+One class serves every variant: the variant's model options come from
+``WorkloadMeta.model_kwargs``. Params are the Flax ``variables['params']``
+pytree, replicated over the local mesh; there is no model state.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf_ray import param_utils, sharding_jax, spec
+from algoperf_ray.workload_jax import JaxWorkload
+from workloads.wmt import models_jax
+from workloads.wmt.workload import BaseWmtWorkload
+
+# model keyword -> batch key (packed training batches; absent in eval batches)
+_PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",
+                 "inputs_segmentation": "inputs_segmentation",
+                 "targets_segmentation": "targets_segmentation"}
+
+
+def weighted_cross_entropy(logits: Any, targets: Any, weights: Any | None,
+                           label_smoothing: float) -> dict[str, Any]:
+    """Per-token CE against smoothed one-hot targets (optax.smooth_labels rule)."""
+    vocab = logits.shape[-1]
+    onehot = jax.nn.one_hot(targets, vocab, dtype=logits.dtype)
+    smoothed = onehot * (1.0 - label_smoothing) + label_smoothing / vocab
+    per_token = -jnp.sum(smoothed * jax.nn.log_softmax(logits), axis=-1)
+    if weights is None:
+        weights = jnp.ones_like(targets, dtype=logits.dtype)
+    per_token = jnp.where(weights > 0, per_token, 0.0)
+    return {"summed": per_token.sum(), "n_valid_examples": weights.sum(),
+            "per_example": per_token}
+
+
+class WmtJaxWorkload(BaseWmtWorkload, JaxWorkload):
+    """The reference Transformer on WMT17 de-en (BLEU via beam search)."""
+
+    def init_model_fn(self, rng: spec.RandomState, dropout_rate: float | None = None,
+                      aux_dropout_rate: float | None = None) -> tuple[Any, None]:
+        del aux_dropout_rate  # the reference uses one rate for residual and attention dropout
+        if dropout_rate is not None:
+            self._dropout_rate = float(dropout_rate)
+        self._model = models_jax.Transformer(self.cfg)
+        fake = jnp.ones((2, self.seq_len), jnp.int32)
+        params_rng, _ = jax.random.split(jnp.asarray(rng, dtype=jnp.uint32))
+        variables = jax.jit(self._model.init)({"params": params_rng}, fake, fake)
+        params = variables["params"]
+        self._param_shapes = param_utils.jax_param_shapes(params)
+        self._param_types = param_utils.jax_param_types(self._param_shapes)
+        return sharding_jax.replicate(params), None
+
+    def is_output_params(self, param_key: Any) -> bool:
+        return param_key == "shared_embedding"
+
+    def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: dict[str, Any],
+                 model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,
+                 update_batch_norm: bool, dropout_rate: float | None = None
+                 ) -> tuple[Any, None]:
+        del model_state, update_batch_norm
+        batch = augmented_and_preprocessed_input_batch
+        train = mode == spec.ForwardPassMode.TRAIN
+        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
+        extra = {arg: batch.get(key) for arg, key in _PACKING_KEYS.items()}
+        logits = self._model.apply(
+            {"params": params}, batch["inputs"], batch["targets"], **extra,
+            dropout_rate=rate, deterministic=not train,
+            rngs={"dropout": jnp.asarray(rng, dtype=jnp.uint32)} if train else None)
+        return logits, None
+
+    def loss_fn(self, label_batch: Any, logits_batch: Any, mask_batch: Any | None = None,
+                label_smoothing: float = 0.0) -> dict[str, Any]:
+        return weighted_cross_entropy(logits_batch, label_batch, mask_batch, label_smoothing)
+
+    def _eval_metrics(self, params: Any, model_state: Any, batch: dict[str, Any],
+                      rng: Any) -> dict[str, Any]:
+        logits = self._model.apply({"params": params}, batch["inputs"], batch["targets"],
+                                   deterministic=True)
+        weights = batch["weights"]
+        loss = weighted_cross_entropy(logits, batch["targets"], weights, 0.0)["summed"]
+        correct = (jnp.argmax(logits, -1) == batch["targets"]) * weights
+        return {"loss": loss, "accuracy": correct.sum(), "denominator": weights.sum()}
+
+    # ---- beam-search decoding -----------------------------------------------------------
+    @functools.cached_property
+    def _encode(self) -> Any:
+        return jax.jit(lambda params, inputs: self._model.apply(
+            {"params": params}, inputs, method=models_jax.Transformer.encode))
+
+    @functools.cached_property
+    def _next_top_k(self) -> Any:
+        def step(params: Any, encoded: Any, inputs: Any, prefix: Any, index: Any,
+                 k: int) -> Any:
+            logits = self._model.apply({"params": params}, encoded, inputs, prefix, index=index,
+                                       method=models_jax.Transformer.decode)
+            return jax.lax.top_k(jax.nn.log_softmax(logits[:, 0].astype(jnp.float32)), k)
+        return jax.jit(step, static_argnums=5)
+
+    def _translate(self, params: Any, inputs: np.ndarray) -> np.ndarray:
+        # Beams of one example sit next to each other: [e0, e0, .., e1, e1, ..].
+        flat_inputs = jnp.asarray(np.repeat(inputs, self.beam_size, axis=0))
+        encoded = jnp.repeat(self._encode(params, jnp.asarray(inputs)), self.beam_size, axis=0)
+
+        def next_top_k(prefix: np.ndarray, index: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+            values, ids = self._next_top_k(params, encoded, flat_inputs, jnp.asarray(prefix),
+                                           jnp.int32(index), k)
+            return np.asarray(values), np.asarray(ids)
+
+        return self._beam_search(next_top_k, inputs.shape[0])

@@ -1,0 +1,179 @@
+"""Framework-neutral wmt workload logic: data, synthetic batches, eval metrics.
+
+Eval metrics are written once over numpy: per batch the framework leaf
+returns summed token loss / accuracy / token count, and this class adds the
+sufficient statistics of corpus BLEU (n-gram matches and totals, system and
+reference lengths) of the beam-searched translations, computed by
+sacrebleu with the reference's settings (13a tokenisation, exp smoothing,
+no lowercasing). Sums of these statistics over batches (and DDP ranks)
+give exactly the corpus BLEU of the whole split.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from algoperf_ray.meta import WorkloadMeta
+from algoperf_ray.workload_base import BaseWorkload, NumpyBatch
+from workloads.wmt import decode, input_pipeline
+from workloads.wmt.config import split_kwargs
+
+NGRAM_ORDER = 4
+BLEU_KEYS = tuple([f"bleu_correct_{n}" for n in range(1, NGRAM_ORDER + 1)]
+                  + [f"bleu_total_{n}" for n in range(1, NGRAM_ORDER + 1)]
+                  + ["bleu_sys_len", "bleu_ref_len"])
+
+
+def bleu_statistics(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Additive corpus-BLEU statistics of (hypothesis, reference) pairs."""
+    from sacrebleu.metrics import BLEU
+
+    if not hypotheses:
+        return dict.fromkeys(BLEU_KEYS, 0.0)
+    score = BLEU(tokenize="13a", smooth_method="exp", lowercase=False).corpus_score(
+        hypotheses, [references])
+    stats = {f"bleu_correct_{n + 1}": c for n, c in enumerate(score.counts)}
+    stats.update({f"bleu_total_{n + 1}": t for n, t in enumerate(score.totals)})
+    stats.update(bleu_sys_len=score.sys_len, bleu_ref_len=score.ref_len)
+    return {k: float(v) for k, v in stats.items()}
+
+
+def bleu_from_statistics(totals: dict[str, float]) -> float:
+    """Corpus BLEU (0-100) from summed :func:`bleu_statistics`."""
+    from sacrebleu.metrics import BLEU
+
+    correct = [int(totals[f"bleu_correct_{n}"]) for n in range(1, NGRAM_ORDER + 1)]
+    total = [int(totals[f"bleu_total_{n}"]) for n in range(1, NGRAM_ORDER + 1)]
+    return float(BLEU.compute_bleu(correct, total, int(totals["bleu_sys_len"]),
+                                   int(totals["bleu_ref_len"]), smooth_method="exp").score)
+
+
+class BaseWmtWorkload(BaseWorkload):
+    """Shared by the JAX and PyTorch leaves (put this class first in the bases)."""
+
+    def __init__(self, meta: WorkloadMeta, data_mode: str = "real", **kwargs: Any) -> None:
+        super().__init__(meta, data_mode, **kwargs)
+        self.cfg, rest = split_kwargs(meta.model_kwargs, kwargs)
+        self.seq_len: int = rest.pop("seq_len")
+        self.vocab_path: str | None = rest.pop("vocab_path", None)
+        self.beam_size: int = int(rest.pop("beam_size", decode.BEAM_SIZE))
+        self.max_predict_length: int = int(rest.pop("max_predict_length", self.seq_len))
+        # Caps every eval split (CPU smoke runs); None = the benchmark's sizes.
+        self.max_eval_examples: int | None = rest.pop("max_eval_examples", None)
+        if rest:
+            raise TypeError(f"workload {meta.name!r}: unknown options {sorted(rest)}; valid: "
+                            "model sizes (vocab_size, emb_dim, num_heads, num_layers, qkv_dim, "
+                            "mlp_dim), seq_len, vocab_path, beam_size, max_predict_length, "
+                            "max_eval_examples.")
+        self._tokenizer: input_pipeline.Tokenizer | None = None
+        self._dropout_rate = 0.1
+
+    # ---- eval split sizes (capped by max_eval_examples) ---------------------------
+    def _capped(self, n: int) -> int:
+        return n if self.max_eval_examples is None else min(n, int(self.max_eval_examples))
+
+    @property
+    def num_eval_train_examples(self) -> int:
+        return self._capped(self.meta.num_eval_train_examples)
+
+    @property
+    def num_validation_examples(self) -> int:
+        return self._capped(self.meta.num_validation_examples)
+
+    @property
+    def num_test_examples(self) -> int:
+        return self._capped(self.meta.num_test_examples)
+
+    # ---- data -------------------------------------------------------------------
+    def tokenizer(self, data_dir: str | None) -> input_pipeline.Tokenizer:
+        if self._tokenizer is None:
+            path = self.vocab_path or os.path.join(data_dir or ".",
+                                                   input_pipeline.VOCAB_FILENAME)
+            tok = input_pipeline.Tokenizer(path)
+            if tok.vocab_size != self.cfg.vocab_size:
+                raise ValueError(f"wmt: SentencePiece model {path} has {tok.vocab_size} pieces "
+                                 f"but the model expects vocab_size={self.cfg.vocab_size}.")
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def _real_batches(self, split: str, seed: int, data_dir: str | None,
+                      global_batch_size: int, train: bool) -> Iterator[NumpyBatch]:
+        return input_pipeline.wmt_batches(split, seed, data_dir, self.tokenizer(data_dir),
+                                          global_batch_size, self.seq_len, train)
+
+    def _synthetic_batches(self, split: str, seed: int, global_batch_size: int,
+                           train: bool) -> Iterator[NumpyBatch]:
+        """Well-formed random batches: one pair per row, random lengths, EOS-terminated."""
+        gen = np.random.default_rng(seed)
+
+        def pair() -> tuple[list[int], list[int]]:
+            return (_random_sentence(gen, self.seq_len, self.cfg.vocab_size),
+                    _random_sentence(gen, self.seq_len, self.cfg.vocab_size))
+
+        def one() -> NumpyBatch:
+            if not train:
+                rows = [pair() for _ in range(global_batch_size)]
+                return next(input_pipeline.padded_batches(rows, self.seq_len, global_batch_size))
+            packed: list[NumpyBatch] = []
+            while len(packed) < global_batch_size:  # several pairs per row, as real data
+                packed += input_pipeline.pack_group([pair() for _ in range(4)], self.seq_len)
+            return input_pipeline.stack_rows(packed[:global_batch_size])
+
+        if train:
+            while True:
+                yield one()
+        for _ in range(-(-self._split_size(split) // global_batch_size)):
+            yield one()
+
+    # ---- eval ---------------------------------------------------------------------
+    def _translate(self, params: Any, inputs: np.ndarray) -> np.ndarray:
+        """Beam-searched token ids [batch, max_predict_length - 1] (framework leaf)."""
+        raise NotImplementedError
+
+    def _detokenize(self, ids: np.ndarray) -> str:
+        if self._tokenizer is not None:
+            return self._tokenizer.decode(ids)
+        # Synthetic data has no SentencePiece model: score the id strings.
+        cut = int(np.argmax(ids == decode.EOS_ID)) + 1
+        return " ".join(str(int(t)) for t in ids[:cut])
+
+    def _eval_batch(self, params: Any, model_state: Any, batch: dict[str, Any],
+                    rng: Any) -> dict[str, Any]:
+        totals = dict(super()._eval_batch(params, model_state, batch, rng))
+        inputs, targets, weights = (_host(batch[k]) for k in ("inputs", "targets", "weights"))
+        rows = np.flatnonzero(weights.sum(axis=1) > 0)
+        if rows.size:
+            predicted = self._translate(params, inputs[rows])
+            hyps = [self._detokenize(p) for p in predicted]
+            refs = [self._detokenize(t) for t in targets[rows]]
+            totals.update(bleu_statistics(hyps, refs))
+        return totals
+
+    def _normalize_eval_metrics(self, num_examples: int,
+                                totals: dict[str, float]) -> dict[str, float]:
+        denominator = max(totals.get("denominator", 0.0), 1.0)
+        out = {"loss": totals["loss"] / denominator, "accuracy": totals["accuracy"] / denominator}
+        stats = {k: totals.get(k, 0.0) for k in BLEU_KEYS}
+        out["bleu"] = bleu_from_statistics(stats)
+        return out
+
+    # ---- decoding helpers -----------------------------------------------------------
+    def _beam_search(self, next_top_k: decode.NextTopK, batch_size: int) -> np.ndarray:
+        return decode.beam_search(next_top_k, batch_size, self.max_predict_length,
+                                  beam_size=self.beam_size)
+
+
+def _host(x: Any) -> np.ndarray:
+    """Host numpy copy of a jax array or (possibly CUDA) torch tensor."""
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def _random_sentence(gen: np.random.Generator, seq_len: int, vocab: int) -> list[int]:
+    """Random token ids in [3, vocab) ending in EOS (ids 0-2 are pad/bos/eos)."""
+    n = int(gen.integers(1, max(2, seq_len // 4)))
+    return [int(t) for t in gen.integers(3, max(4, vocab), size=n)] + [decode.EOS_ID]
+
