@@ -18,24 +18,29 @@ published leaderboards); ``rule="documented"`` picks the trial with the
 smallest time-to-target (the written rules). Ties go to the lowest trial number.
 
 The work splits in two, both vectorized (no Python loop per trial or row):
-:func:`summarize` reduces eval rows to one row per trial (dense group ids and
-``np.minimum.at`` for the first hit); :func:`score_summaries` does studies,
-medians (sorted groups), the held-out rules and the profile (broadcasting over
-tau). The store keeps each trial's summary, so :func:`score_store` normally
-reads one row per trial and only falls back to the eval rows when the stored
-summaries were computed with other targets.
+:func:`summarize` reduces eval rows to one row per trial (run boundaries and
+``searchsorted`` for the first hit, or dense group ids and ``np.minimum.at``
+for rows in any order); :func:`score_summaries` does studies, medians (sorted
+groups), the held-out rules and the profile (broadcasting over tau). The store
+keeps each trial's summary, so :func:`score_store` normally reads one row per
+trial; it recomputes from the eval rows only the files whose summary is
+missing, older than the file, or computed with other targets.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from algoperf_ray.store.io import with_submission
+from algoperf_ray.store.schema import SUMMARY_SCHEMA
 from algoperf_ray.versions import BenchmarkVersion, check_ruleset, get_version
 
 if TYPE_CHECKING:
@@ -76,30 +81,19 @@ def _metric_columns(version: BenchmarkVersion) -> list[str]:
 
 
 def score_store(store: Store, ruleset: str, version: str, submissions: Sequence[str] | None = None,
-                strict: bool = False, rule: str = "published",
-                use_summaries: bool = True) -> ScoreResult:
+                strict: bool = False, rule: str = "published", use_summaries: bool = True,
+                workers: int | None = None) -> ScoreResult:
     """Score (version, ruleset) of ``store``.
 
-    Reads the per-trial summaries the store keeps (one row per trial); when
-    they are missing or were computed with other targets, recomputes them
-    from the eval rows (``use_summaries=False`` forces that path).
+    Reads the per-trial summaries the store keeps (one row per trial). Eval
+    files whose summary is missing, older than the file, or computed with other
+    targets are recomputed from their eval rows, and only those
+    (``use_summaries=False`` recomputes every file), in ``workers`` threads.
     """
     v = get_version(version)
     check_ruleset(ruleset)
-    filters: dict = {"version": v.name, "ruleset": ruleset}
-    if submissions:
-        filters["submission"] = list(submissions)
-    summ = store.read_summaries(v.name, ruleset, submissions) if use_summaries else None
-    if summ is not None and summ.num_rows:
-        _check_submissions(summ, submissions, v, ruleset)
-        try:
-            return score_summaries(summ, v, ruleset, strict=strict, rule=rule)
-        except StaleSummaryError:
-            pass
-    columns = ["submission", "framework", "workload", "study", "trial", "eval_index",
-               "accumulated_submission_time", *_metric_columns(v)]
-    table = store.read_evals(columns=columns, filters=filters, dictionary=True)
-    if table.num_rows == 0:
+    files = store.eval_files(v.name, ruleset, submissions)
+    if not files:
         present = ", ".join(f"v{a}/{b}" for a, b in store.versions()) or "nothing"
         raise ScoringError(
             f"no eval rows for version {v.name}, ruleset {ruleset!r}"
@@ -107,8 +101,74 @@ def score_store(store: Store, ruleset: str, version: str, submissions: Sequence[
             + f" in store {store.uri!r} (it holds: {present}). Ingest logs with "
             f"`algoperf-ray ingest LOGS --store ... --ruleset {ruleset} --version {v.name}` "
             f"or run trials first.")
+    fresh = [f for f in files if f.summary] if use_summaries else []
+    summ, stale_fresh = _fresh_summaries(store, fresh, v)
+    stale = [f for f in files if not (use_summaries and f.summary)] + stale_fresh
+    parts = [summ] if summ is not None and summ.num_rows else []
+    if stale:
+        parts.append(summarize_eval_files(store, stale, v, workers))
+    table = pa.concat_tables([p.cast(parts[0].schema) for p in parts]) if len(parts) > 1 \
+        else parts[0]
     _check_submissions(table, submissions, v, ruleset)
-    return score_table(table, v, ruleset, strict=strict, rule=rule)
+    return score_summaries(table, v, ruleset, strict=strict, rule=rule)
+
+
+def _fresh_summaries(store: Store, files: list, v: BenchmarkVersion
+                     ) -> tuple[pa.Table | None, list]:
+    """Stored summaries of ``files``, less the files computed with other targets (returned)."""
+    if not files:
+        return None, []
+    parts = [(f.submission, store._read_file(f.summary)) for f in files]
+    table = with_submission(parts)
+    file_code = np.repeat(np.arange(len(parts)), [t.num_rows for _, t in parts])
+    wl, wls = _codes(table.column("workload"))
+    expected = np.array([v.workloads[w].validation_target if w in v.workloads else np.nan
+                         for w in wls] or [np.nan])[wl]
+    stored = table.column("target").to_numpy(zero_copy_only=False)
+    stale_rows = ~np.isnan(expected) & (stored != expected)  # NaN stored: stale too
+    bad = np.unique(file_code[stale_rows])
+    if bad.size:
+        table = table.filter(pa.array(~np.isin(file_code, bad)))
+    return table, [files[k] for k in bad]
+
+
+def summarize_eval_files(store: Store, files: Sequence, version: BenchmarkVersion,
+                         workers: int | None = None, chunk: int = 64) -> pa.Table:
+    """Per-trial summaries recomputed from the eval rows of ``files`` (``EvalFile``s).
+
+    Trials never span files, so files are read (only the columns scoring
+    needs, names dictionary-encoded) and reduced in chunks of ``chunk`` files
+    on ``workers`` threads (pyarrow and numpy release the GIL): no table of
+    all eval rows is ever built, and the Python cost is per chunk, not per trial.
+    """
+    columns = ["framework", "workload", "study", "trial", "accumulated_submission_time",
+               *_metric_columns(version)]
+
+    def reduce(group: Sequence, cols: list[str]) -> pa.Table:
+        parts = [(f.submission, store.read_eval_file(f.path, cols)) for f in group]
+        table = with_submission([(s, t) for s, t in parts if t.num_rows]) if any(
+            t.num_rows for _, t in parts) else None
+        if table is None:
+            return SUMMARY_SCHEMA.empty_table().add_column(0, "submission", pa.array([], "str"))
+        return summarize(table.unify_dictionaries(), version)
+
+    def one(group: Sequence) -> pa.Table:
+        try:
+            out = reduce(group, columns)
+        except ScoringError:  # rows not in the store's layout: order them by eval_index
+            out = reduce(group, [*columns, "eval_index"])
+        return out.cast(pa.schema([("submission", pa.string()), *SUMMARY_SCHEMA]))
+
+    n = max(1, min(workers or os.cpu_count() or 1, 8, len(files)))
+    size = max(1, min(chunk, -(-len(files) // (4 * n))))
+    groups = [files[k:k + size] for k in range(0, len(files), size)]
+    if n == 1:
+        parts = [one(g) for g in groups]
+    else:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            parts = list(pool.map(one, groups))
+    table = pa.concat_tables(parts)
+    return table.set_column(0, "submission", table.column(0).dictionary_encode())
 
 
 def _check_submissions(table: pa.Table, submissions: Sequence[str] | None,
@@ -123,13 +183,8 @@ def _check_submissions(table: pa.Table, submissions: Sequence[str] | None,
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """Integer codes (in name order) and the names, via Arrow's hash encoder."""
-    encoded = column.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(
-        column.type) else column.combine_chunks().dictionary_encode()
-    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    rank = np.empty(len(names), np.int64)
-    order = np.argsort(names.astype(str), kind="stable")
-    rank[order] = np.arange(len(names))
-    return rank[encoded.indices.to_numpy()], names[order].tolist()
+    indices, rank, names = _raw_codes(column)
+    return rank[indices], names
 
 
 def _dense_ids(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,26 +218,48 @@ def _target_lookup(version: BenchmarkVersion, wl_names: list[str]) -> tuple[np.n
     return target, minimize, col
 
 
-def _metric_values(table: pa.Table, metric_of_wl: list[str | None], wl: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's target-metric value, and whether that column had a value (not null)."""
+def _float_column(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A float64 column's values (zero-copy; garbage where null) and validity (None: all)."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if arr.type != pa.float64():
+        arr = arr.cast(pa.float64())
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return np.full(len(arr), np.nan), np.zeros(len(arr), bool)
+    data = np.frombuffer(arr.buffers()[1], np.float64, len(arr), arr.offset * 8)
+    if arr.null_count == 0:
+        return data, None
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], np.uint8), bitorder="little")
+    return data, bits[arr.offset:arr.offset + len(arr)].view(bool)
+
+
+def _reached_and_present(table: pa.Table, tgt: list, wl: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: did its workload's target metric meet the target, and had it a value.
+
+    Each metric is compared on just the rows of its workloads; nulls and NaN never
+    reach a target. ``tgt`` holds each workload code's target (None: unknown).
+    """
     n = table.num_rows
-    values, present = np.full(n, np.nan), np.zeros(n, bool)
-    metrics = sorted({m for m in metric_of_wl if m is not None})
-    code = np.array([-1 if m is None else metrics.index(m) for m in metric_of_wl] or [-1])
+    reached, present = np.zeros(n, bool), np.zeros(n, bool)
+    metrics = sorted({t.metric_column for t in tgt if t is not None})
+    code = np.array([-1 if t is None else metrics.index(t.metric_column) for t in tgt] or [-1],
+                    np.int8)
+    target = np.array([t.validation_target if t else np.nan for t in tgt] or [np.nan])
+    minimize = np.array([bool(t and t.minimize) for t in tgt] or [False])
     row_metric = code[wl]
     for j, metric in enumerate(metrics):  # a handful of metrics, never per trial
         if metric not in table.column_names:
             continue
-        rows = row_metric == j
-        col = table.column(metric)
-        np.copyto(values, np.asarray(col.to_numpy(zero_copy_only=False), np.float64), where=rows)
-        if col.null_count == 0:
-            present |= rows
-        else:
-            np.copyto(present, np.asarray(col.is_valid().to_numpy(zero_copy_only=False)),
-                      where=rows)
-    return values, present
+        rows = np.flatnonzero(row_metric == j)
+        data, valid = _float_column(table.column(metric))
+        value, w = data[rows], wl[rows]
+        with np.errstate(invalid="ignore"):
+            ok = np.where(minimize[w], value <= target[w], value >= target[w])
+        if valid is not None:
+            ok &= valid[rows]
+        reached[rows] = ok
+        present[rows] = True if valid is None else valid[rows]
+    return reached, present
 
 
 def _check_metric_present(present: np.ndarray, sw: np.ndarray, n_wl: int, subs: list[str],
@@ -249,48 +326,163 @@ def summarize(table: pa.Table, version: BenchmarkVersion) -> pa.Table:
     Works on eval rows with or without a ``submission`` column. Workloads the
     version does not know get a null target (the scorer reports them). The
     store keeps these rows next to the evals, so scoring reads ~1 row per trial.
+
+    Rows in the store's layout (each trial one contiguous run, in eval order)
+    take a fast path: run boundaries, then per metric one comparison over its
+    rows and one ``searchsorted`` for the first hits. Other row orders need
+    ``eval_index`` and take the general path (dense group ids, ``minimum.at``).
     """
     n = table.num_rows
-    has_sub = "submission" in table.column_names
-    sub, subs = _codes(table.column("submission")) if has_sub else (np.zeros(n, np.int64), [""])
-    fw, fws = _codes(table.column("framework")) if "framework" in table.column_names else (
-        np.zeros(n, np.int64), [""])
-    wl, wls = _codes(table.column("workload"))
-    known = [w in version.workloads for w in wls]
-    tgt = [version.workloads[w] if k else None for w, k in zip(wls, known, strict=True)]
-    target = np.array([t.validation_target if t else np.nan for t in tgt] or [np.nan])
-    minimize = np.array([bool(t and t.minimize) for t in tgt] or [False])
-    values, present = _metric_values(table, [t.metric_column if t else None for t in tgt], wl)
-    with np.errstate(invalid="ignore"):
-        reached = np.where(minimize[wl], values <= target[wl], values >= target[wl])
-    study = table.column("study").to_numpy().astype(np.int64)
-    trial = table.column("trial").to_numpy().astype(np.int64)
+    raw = {c: _raw_codes(table.column(c)) if c in table.column_names else
+           (np.zeros(n, np.int32), np.zeros(1, np.int64), [""])
+           for c in ("submission", "framework", "workload")}
+    study = table.column("study").to_numpy()
+    trial = table.column("trial").to_numpy()
+    eval_index = (table.column("eval_index").to_numpy()
+                  if "eval_index" in table.column_names else None)
+    names = {c: r[2] for c, r in raw.items()}
+    wls = names["workload"]
+    tgt = [version.workloads.get(w) for w in wls]
     s_max, t_max = (int(study.max()) + 1, int(trial.max()) + 1) if n else (1, 1)
-    key = (((sub * len(fws) + fw) * len(wls) + wl) * s_max + study) * t_max + trial
+    dims = (len(names["submission"]), len(names["framework"]), len(wls), s_max, t_max)
+    starts = np.flatnonzero(_changes([raw[c][0] for c in raw] + [study, trial]))
+    run_codes = [raw[c][1][raw[c][0][starts]] for c in raw] + [study[starts], trial[starts]]
+    run_keys = _pack(run_codes, dims)
+    lengths = np.diff(np.append(starts, n))
+    if _is_run_layout(run_keys, starts, lengths, eval_index):
+        hit, present = _run_first_hits(table, tgt, run_codes[2], starts, lengths)
+        hit_rows = np.where(hit >= 0, starts + hit, -1)
+        hit_index = np.where(hit >= 0, hit.astype(np.float64), np.inf)
+        order = np.argsort(run_keys, kind="stable")
+        found = (run_keys[order], lengths[order], hit_rows[order], hit_index[order],
+                 present[order])
+    elif eval_index is None:
+        raise ScoringError("eval rows without 'eval_index' must hold each trial's rows "
+                           "contiguously, in eval order")
+    else:
+        codes = [raw[c][1][raw[c][0]] for c in raw] + [study, trial]
+        reached, present = _reached_and_present(table, tgt, codes[2])
+        found = _first_hits_any_order(_pack(codes, dims), eval_index, reached, present)
+    return _summary_table(found, table, names, tgt, dims, "submission" in table.column_names)
+
+
+def _raw_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Arrow's dictionary indices, their rank in name order, and the names in order."""
+    encoded = column.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(
+        column.type) else column.combine_chunks().dictionary_encode()
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(names), np.int64)
+    rank[order] = np.arange(len(names))
+    return encoded.indices.to_numpy(zero_copy_only=False), rank, names[order].tolist()
+
+
+def _changes(columns: list[np.ndarray]) -> np.ndarray:
+    """Rows where any of ``columns`` differs from the row before (and row 0)."""
+    n = len(columns[0])
+    change = np.zeros(n, bool)
+    change[:1] = True
+    for c in columns:
+        change[1:] |= c[1:] != c[:-1]
+    return change
+
+
+def _pack(codes: list[np.ndarray], dims: tuple[int, ...]) -> np.ndarray:
+    """One int64 key from (submission, framework, workload, study, trial) codes."""
+    key = codes[0].astype(np.int64)
+    for c, d in zip(codes[1:], dims[1:], strict=True):
+        key = key * d + c
+    return key
+
+
+def _is_run_layout(run_keys: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                   eval_index: np.ndarray | None) -> bool:
+    """Each trial one run (no key repeats), and eval_index 0, 1, ... within it if given."""
+    ordered = np.sort(run_keys)
+    if np.any(ordered[1:] == ordered[:-1]):
+        return False
+    return eval_index is None or np.array_equal(
+        eval_index, np.arange(len(eval_index)) - np.repeat(starts, lengths))
+
+
+def _run_first_hits(table: pa.Table, tgt: list, run_wl: np.ndarray, starts: np.ndarray,
+                    lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run: offset of the first eval meeting the target (-1: none), any metric value.
+
+    Runs are grouped by (target metric, direction), so each group is one gather,
+    one comparison over its rows and one ``searchsorted``; NaN and null never hit.
+    """
+    hit, present = np.full(len(starts), -1), np.zeros(len(starts), bool)
+    kinds = sorted({(t.metric_column, t.minimize) for t in tgt if t is not None})
+    kind = np.array([-1 if t is None else kinds.index((t.metric_column, t.minimize))
+                     for t in tgt] or [-1])[run_wl]
+    target = np.array([np.nan if t is None else t.validation_target for t in tgt] or [np.nan])
+    for j, (metric, minimize) in enumerate(kinds):
+        runs = np.flatnonzero(kind == j)
+        if metric not in table.column_names or not runs.size:
+            continue
+        ln = lengths[runs]
+        sub_starts = np.cumsum(ln) - ln
+        rows = np.repeat(starts[runs] - sub_starts, ln) + np.arange(int(ln.sum()))
+        data, valid = _float_column(table.column(metric))
+        value, goal = data[rows], np.repeat(target[run_wl[runs]], ln)
+        with np.errstate(invalid="ignore"):
+            ok = value <= goal if minimize else value >= goal
+        if valid is None:
+            present[runs] = True
+        else:
+            ok &= valid[rows]
+            present[runs] = np.logical_or.reduceat(valid[rows], sub_starts)
+        hits = np.flatnonzero(ok)
+        pos = np.searchsorted(hits, sub_starts)
+        cand = hits[np.minimum(pos, hits.size - 1)] if hits.size else sub_starts
+        good = (pos < hits.size) & (cand < sub_starts + ln)
+        hit[runs[good]] = (cand - sub_starts)[good]
+    return hit, present
+
+
+def _summary_table(found: tuple, table: pa.Table, names: dict, tgt: list,
+                   dims: tuple[int, ...], with_submission: bool) -> pa.Table:
+    """The summary rows from sorted trial keys and their first hits."""
+    tkeys, n_evals, hit_rows, hit_index, any_present = found
+    ttt = np.full(len(tkeys), np.inf)
+    ok = np.flatnonzero(hit_rows >= 0)
+    if ok.size:  # gather just the hit rows (null -> NaN)
+        times = table.column("accumulated_submission_time").take(pa.array(hit_rows[ok]))
+        ttt[ok] = times.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    fields, rest = [], tkeys
+    for d in reversed(dims[1:]):
+        rest, f = np.divmod(rest, d)
+        fields.append(f)
+    t_trial, t_study, t_wl, t_fw = fields
+    target = np.array([np.nan if t is None else t.validation_target for t in tgt] or [np.nan])
+    cols = {"submission": np.array(names["submission"], dtype=object)[rest]} \
+        if with_submission else {}
+    cols.update({
+        "framework": np.array(names["framework"], dtype=object)[t_fw],
+        "workload": np.array(names["workload"], dtype=object)[t_wl],
+        "study": t_study.astype(np.int32), "trial": t_trial.astype(np.int32),
+        "n_evals": np.asarray(n_evals).astype(np.int32),
+        "target": target[t_wl], "time_to_target": ttt, "hit_index": hit_index,
+        "metric_present": any_present,
+    })
+    return pa.table(cols)
+
+
+def _first_hits_any_order(key: np.ndarray, eval_index: np.ndarray, reached: np.ndarray,
+                          present: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sorted trial keys, eval counts, first-hit row (-1: none), its eval index (inf:
+    none) and whether any value of the metric exists, for rows in any order."""
     tkeys, tid = _dense_ids(key)
-    eval_index = table.column("eval_index").to_numpy()
-    time = table.column("accumulated_submission_time").to_numpy(zero_copy_only=False)
     hits = np.flatnonzero(reached)  # first hit: smallest (eval_index, row) among hits
     packed = np.full(len(tkeys), np.iinfo(np.int64).max)
     np.minimum.at(packed, tid[hits], (eval_index[hits].astype(np.int64) << 32) | hits)
     ids = np.flatnonzero(packed != np.iinfo(np.int64).max)
-    rows = packed[ids] & 0xFFFFFFFF
-    ttt, hit_index = np.full(len(tkeys), np.inf), np.full(len(tkeys), np.inf)
-    ttt[ids], hit_index[ids] = time[rows], eval_index[rows]
-    rest, t_trial = np.divmod(tkeys, t_max)
-    rest, t_study = np.divmod(rest, s_max)
-    rest, t_wl = np.divmod(rest, len(wls))
-    t_sub, t_fw = np.divmod(rest, len(fws))
-    cols = {"submission": np.array(subs, dtype=object)[t_sub]} if has_sub else {}
-    cols.update({
-        "framework": np.array(fws, dtype=object)[t_fw],
-        "workload": np.array(wls, dtype=object)[t_wl],
-        "study": t_study.astype(np.int32), "trial": t_trial.astype(np.int32),
-        "n_evals": np.bincount(tid, minlength=len(tkeys)).astype(np.int32),
-        "target": target[t_wl], "time_to_target": ttt, "hit_index": hit_index,
-        "metric_present": np.bincount(tid, weights=present, minlength=len(tkeys)) > 0,
-    })
-    return pa.table(cols)
+    hit_rows, hit_index = np.full(len(tkeys), -1), np.full(len(tkeys), np.inf)
+    hit_rows[ids] = packed[ids] & 0xFFFFFFFF
+    hit_index[ids] = eval_index[hit_rows[ids]]
+    return (tkeys, np.bincount(tid, minlength=len(tkeys)), hit_rows, hit_index,
+            np.bincount(tid, weights=present, minlength=len(tkeys)) > 0)
 
 
 def _study_times(tt: dict, rule: str) -> tuple[np.ndarray, np.ndarray]:

@@ -125,6 +125,17 @@ def metric_is_minimized(metric_name: str) -> bool:
     return metric_name.split("/")[-1] in MINIMIZED_METRICS
 
 
+def meets_target(metric_name: str, value: float | None, target: float) -> bool:
+    """The scoring rule: ``<=`` for minimised metrics, ``>=`` otherwise.
+
+    Time-to-target (the score) uses this inclusive comparison, as the
+    reference scorer does. Missing or NaN values never meet a target.
+    """
+    if value is None or value != value:
+        return False
+    return value <= target if metric_is_minimized(metric_name) else value >= target
+
+
 # --------------------------------------------------------------------------
 # The Workload ABC.
 # --------------------------------------------------------------------------
@@ -267,12 +278,17 @@ class Workload(metaclass=abc.ABCMeta):
 
     # ---- targets ----------------------------------------------------------------
     def _reached(self, eval_result: Mapping[str, float], split: str, target: float) -> bool:
+        """The stop rule: strict ``<`` / ``>``, as the reference workloads define it.
+
+        It only decides when training ends (both goals reached); the score
+        uses the inclusive :func:`meets_target`.
+        """
         value = eval_result.get(f"{split}/{self.target_metric_name}")
         if value is None or value != value:  # missing or NaN never reaches a target
             return False
         if metric_is_minimized(self.target_metric_name):
-            return value <= target
-        return value >= target
+            return value < target
+        return value > target
 
     def has_reached_validation_target(self, eval_result: Mapping[str, float]) -> bool:
         return self._reached(eval_result, "validation", self.validation_target_value)

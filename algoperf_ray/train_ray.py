@@ -23,6 +23,7 @@ from typing import Any
 
 from algoperf_ray.plan import TrialSpec
 from algoperf_ray.tuning import (
+    DRIVER_CPU,
     RAY_ENV_DEFAULTS,
     TuneHooks,
     TuneOptions,
@@ -55,15 +56,18 @@ def make_trainer(spec: TrialSpec, opts: TuneOptions, queue: Any) -> Any:
 
     n = opts.num_workers(spec.framework)
     gpus = opts.gpus_per_trial
+    # The Tune driver holds DRIVER_CPU: the workers leave it room, so one trial
+    # needs exactly n * cpus_per_trial CPUs and never starves itself.
+    cpu = max(DRIVER_CPU, opts.cpus_per_trial - DRIVER_CPU)
     if spec.framework == "pytorch":
         from ray.train.torch import TorchConfig, TorchTrainer
 
-        per_worker = {"CPU": opts.cpus_per_trial, **({"GPU": 1} if gpus else {})}
+        per_worker = {"CPU": cpu, **({"GPU": 1} if gpus else {})}
         cls, extra = TorchTrainer, {"torch_config": TorchConfig(backend="nccl" if gpus else "gloo")}
     else:
         from ray.train.v2.jax import JaxTrainer
 
-        per_worker = {"CPU": opts.cpus_per_trial, **({"GPU": gpus} if gpus else {})}
+        per_worker = {"CPU": cpu, **({"GPU": gpus} if gpus else {})}
         cls, extra = JaxTrainer, {}
     return cls(
         _worker_loop,

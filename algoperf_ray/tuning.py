@@ -332,16 +332,21 @@ def tune_trial(config: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- in the driver
 
-def init_ray(address: str | None = None, **kwargs: Any) -> dict[str, Any]:
+def init_ray(address: str | None = None, job_name: str | None = None,
+             **kwargs: Any) -> dict[str, Any]:
     """Connect to ``address`` (``auto`` on a cluster) or start a local Ray.
 
     The dashboard stays on: without it, Train's placement-group cleaner logs
-    State-API errors in a loop. It binds to localhost only.
+    State-API errors in a loop. It binds to localhost only. ``job_name`` goes
+    into the job's metadata, which the dashboard's Jobs view shows.
     """
     import ray
 
     for k, v in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
+    if job_name:
+        kwargs.setdefault("job_config", ray.job_config.JobConfig(
+            metadata={"job_name": job_name}))
     if not ray.is_initialized():
         if address:
             ray.init(address=address, log_to_driver=False, **kwargs)
@@ -349,8 +354,18 @@ def init_ray(address: str | None = None, **kwargs: Any) -> dict[str, Any]:
             kwargs.setdefault("include_dashboard", True)
             kwargs.setdefault("dashboard_host", "127.0.0.1")
             ray.init(log_to_driver=False, **kwargs)
-    ctx = ray.get_runtime_context()
-    return {"dashboard_url": ctx.dashboard_url if hasattr(ctx, "dashboard_url") else None}
+    return {"dashboard_url": _dashboard_url()}
+
+
+def _dashboard_url() -> str | None:
+    """The dashboard's URL as this driver sees it (None if Ray does not say)."""
+    import ray
+
+    try:
+        url = ray._private.worker.global_worker.node.address_info.get("webui_url")
+    except AttributeError:  # Ray's private layout changed: the URL is only a convenience
+        return None
+    return f"http://{url}" if url and not url.startswith("http") else url
 
 
 def trial_resources(framework: str, opts: TuneOptions) -> dict[str, float]:
@@ -473,7 +488,9 @@ def run_experiment(specs: list[TrialSpec], opts: TuneOptions, *, address: str | 
     from ray import tune
 
     start = time.perf_counter()
-    init_ray(address)
+    info = init_ray(address, job_name=f"algoperf-ray tune: {opts.experiment}")
+    if verbose and info.get("dashboard_url"):
+        print(f"Ray dashboard: {info['dashboard_url']} (localhost only)")
     restoring = resume and tune.Tuner.can_restore(opts.experiment_path)
     todo = specs if restoring else [
         s for s in specs if s.key_tuple() not in completed_keys(opts.store_uri)]

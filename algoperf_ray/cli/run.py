@@ -105,7 +105,9 @@ def register(app: typer.Typer) -> None:
             help="Use the workload's reduced (CPU-sized) model.")] = False,
     ) -> None:
         """Run one trial locally (no Ray) and record it in the results store."""
-        with user_errors(ValueError, KeyError, FileNotFoundError, ImportError):
+        from algoperf_ray.spec import SubmissionError
+
+        with user_errors(ValueError, KeyError, FileNotFoundError, ImportError, SubmissionError):
             config, meta = _build_config(**locals())
         _execute(config, meta)
 
@@ -114,12 +116,14 @@ def _build_config(**o: Any) -> tuple[Any, Any]:
     from algoperf_ray.registry import check_framework, get_meta
     from algoperf_ray.runner import TrialConfig
     from algoperf_ray.store import TrialKey
-    from algoperf_ray.submission import submission_name
+    from algoperf_ray.submission import load_submission, submission_name
     from algoperf_ray.versions import CURRENT_VERSION, check_ruleset
 
     meta = get_meta(o["workload"])
     check_framework(o["framework"])
     check_ruleset(o["ruleset"])
+    # Fail before any work with one clear error if the submission is unusable.
+    load_submission(o["submission"], o["framework"])
     if o["data"] not in ("real", "synthetic"):
         raise UserError(f"--data must be real or synthetic, got {o['data']!r}")
     hp, trial = _hparams(o["ruleset"], o["submission"], o["framework"], o["search_space"],

@@ -322,7 +322,9 @@ def train_loop(ctx: TrialContext) -> None:
 
 def time_to_target(ctx: TrialContext) -> float:
     """Submission time of the first eval that met the validation target."""
+    wl = ctx.workload
+    metric = f"validation/{wl.target_metric_name}"
     for _, row in ctx.eval_results:
-        if ctx.workload.has_reached_validation_target(row):
+        if spec.meets_target(metric, row.get(metric), wl.validation_target_value):
             return float(row["accumulated_submission_time"])
     return math.inf

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import tarfile
 
-import pytest
-
 
 def _script(repo_root):
     spec = importlib.util.spec_from_file_location("replay_pruning",

@@ -93,3 +93,20 @@ def test_a_failing_trial_exits_non_zero(tmp_path):
     assert res.exit_code == 1 and "FAILED" in res.output and "boom" in res.output
     (trial,) = Store(str(tmp_path / "s")).read_trials().to_pylist()
     assert trial["status"] == "failed"
+
+
+def test_broken_submission_is_one_clean_error_before_the_trial(tmp_path):
+    """A submission missing functions: exit 2, one message naming file and names."""
+    bad = tmp_path / "submission.py"
+    bad.write_text("def get_batch_size(workload_name):\n    return 8\n")
+    from typer.testing import CliRunner
+
+    from algoperf_ray.cli import app
+
+    res = CliRunner().invoke(app, ["run", "--workload", "digits", "--framework", "pytorch",
+                                   "--submission", str(bad), "--ruleset", "self",
+                                   "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2, res.output
+    assert str(bad) in res.output.replace("\n", "") and "update_params" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "store").exists()

@@ -122,11 +122,17 @@ def test_training_complete_error_ends_training_with_a_final_eval():
 
 
 def test_training_stops_when_both_targets_are_reached():
-    # validation target 0.5 is met at step 4, test target 0.875 only at step 7
-    result, _, _ = run(meta_changes={"validation_target": 0.5, "test_target": 0.875},
+    # quality = step / 8. The stop rule is strict, as the reference workloads':
+    # validation 0.5 is passed at step 5, test 0.8 at step 7 -> stop at 7.
+    # Time-to-target uses the scorer's inclusive rule: 0.5 is met at step 4.
+    result, _, _ = run(meta_changes={"validation_target": 0.5, "test_target": 0.8},
                        quality=lambda step: step / 8, eval_period_sec=0.0)
     assert result.global_step == 7
     assert result.time_to_target == 4.0 and result.reached_target
+    # A test target hit exactly (0.875 at step 7) does not stop training yet.
+    result, _, _ = run(meta_changes={"validation_target": 0.5, "test_target": 0.875},
+                       quality=lambda step: step / 8, eval_period_sec=0.0)
+    assert result.global_step == 8
 
 
 def test_every_eval_row_has_all_timing_columns():

@@ -82,7 +82,7 @@ def test_train_step_agrees_between_jax_and_pytorch(name):
     valid = batch["weights"] > 0
     np.testing.assert_allclose(logits_j[valid], logits_t.detach().numpy()[valid], atol=2e-4,
                                rtol=2e-4)
-    assert value_j == pytest.approx(float(value_t), rel=1e-4)
+    assert value_j == pytest.approx(float(value_t.detach()), rel=1e-4)
     grads_t = convert.torch_to_flax({k: p.grad for k, p in pt.named_parameters()}, wj.cfg)
     jax.tree_util.tree_map(
         lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3), grads_j, grads_t)
@@ -104,5 +104,5 @@ def test_default_dropout_is_active_in_training():
     step = _jax_step(wj, None)
     a, b = (float(step(pj, batch, rng_lib.PRNGKey(k))[0][0]) for k in (1, 2))
     assert a != pytest.approx(b)
-    no_dropout = float(_torch_loss_logits(wt, pt, batch, 0.0)[0])
-    assert float(_torch_loss_logits(wt, pt, batch, None)[0]) != pytest.approx(no_dropout)
+    no_dropout = float(_torch_loss_logits(wt, pt, batch, 0.0)[0].detach())
+    assert float(_torch_loss_logits(wt, pt, batch, None)[0].detach()) != pytest.approx(no_dropout)
