@@ -119,14 +119,12 @@ def reached(value: Any, target: float, minimize: bool) -> bool:
 
 
 def clean_row(row: dict[str, Any]) -> dict[str, Any]:
-    """An eval row as Tune metrics: floats only, missing values as NaN."""
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if isinstance(v, bool) or v is None:
-            out[k] = float("nan") if v is None else v
-        elif isinstance(v, int | float):
-            out[k] = float(v) if isinstance(v, float) else v
-    return out
+    """An eval row as Tune metrics: numbers only; missing, NaN and inf values left out.
+
+    (Tune's loggers print a warning for every NaN they receive.)
+    """
+    return {k: v for k, v in row.items() if isinstance(v, int | float)
+            and not (isinstance(v, float) and not math.isfinite(v))}
 
 
 class LiveMetrics:
@@ -226,9 +224,9 @@ class TuneHooks:
             if self.board is not None:
                 self.board.reached.remote(self.spec.study_id, self.spec.trial_id, t)
         step_time = self.metrics.record(row, self.target_column)
-        self.report({**clean_row(row), "target_metric": _nan(value),
-                     "time_to_target": self.time_to_target,
-                     "step_time": _nan(step_time), "algoperf_status": "running"})
+        self.report({**clean_row({**row, "target_metric": value, "step_time": step_time,
+                                  "time_to_target": self.time_to_target}),
+                     "algoperf_status": "running"})
 
     def should_stop(self, row: dict[str, Any]) -> bool:
         """Stop a diverged trial, or one that can no longer change its study's time.
@@ -258,8 +256,6 @@ def _is_nan(v: Any) -> bool:
     return isinstance(v, float) and not math.isfinite(v)
 
 
-def _nan(v: Any) -> float:
-    return float("nan") if v is None else float(v)
 
 
 # ---------------------------------------------------------------- in the trial
@@ -297,9 +293,11 @@ def summary(spec: TrialSpec, opts: TuneOptions, *, status: str, error: str | Non
     pruned_at = hooks.pruned_at if hooks is not None else None
     saved = max(0.0, budget_sec(spec, opts) - pruned_at) if pruned_at is not None else 0.0
     return {"algoperf_status": status, "error": error or "",
-            "time_to_target": float(time_to_target), "global_step": int(global_step),
+            **clean_row({"time_to_target": float(time_to_target)}),  # absent: inf
+            "global_step": int(global_step),
             "preemption_count": int(preemption_count),
-            "pruned_at": _nan(pruned_at), "saved_budget_sec": saved,
+            **({"pruned_at": pruned_at} if pruned_at is not None else {}),
+            "saved_budget_sec": saved,
             "trial_id": spec.trial_id}
 
 
@@ -478,7 +476,8 @@ def _collect(grid: Any, opts: TuneOptions) -> list[dict[str, Any]]:
             metrics = summary(spec, opts, status="failed", error=error)
         elif metrics["algoperf_status"] == "running":  # stopped before its final report
             metrics["algoperf_status"] = "failed"
-        out.append({**metrics, "trial_id": spec.trial_id, "study_id": spec.study_id})
+        out.append({"time_to_target": math.inf, **metrics, "trial_id": spec.trial_id,
+                    "study_id": spec.study_id})
     return sorted(out, key=lambda m: m["trial_id"])
 
 

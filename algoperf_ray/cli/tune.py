@@ -181,6 +181,10 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
     version = version or CURRENT_VERSION
     with user_errors(PlanError, SubmissionError, SearchSpaceError, UnknownWorkloadError,
                      UnknownFrameworkError, ValueError):
+        if use_train not in ("auto", "always", "never"):
+            raise UserError(f"--use-train must be auto, always or never, not {use_train!r}")
+        if data_mode not in ("real", "synthetic"):
+            raise UserError(f"--data-mode must be real or synthetic, not {data_mode!r}")
         specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
                       trials, seed, version)
     from algoperf_ray.tuning import TuneOptions, run_experiment

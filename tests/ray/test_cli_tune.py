@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def _tune(*args, cwd, timeout=400):
     env = {**os.environ, "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
@@ -76,3 +78,17 @@ def test_tune_cli_on_a_running_cluster_is_named_in_the_dashboard(ray_session, tm
     assert files == {p: p.stat().st_mtime_ns for p in (tmp_path / "algoperf_results" / "store")
                      .rglob("*.parquet")}  # no trial re-ran or rewrote a row
     assert Store(str(tmp_path / "algoperf_results" / "store")).read_evals().num_rows == rows
+
+
+@pytest.mark.slow
+def test_quickstart_finishes_offline_with_a_leaderboard_and_scores(tmp_path):
+    """The README's quickstart, exactly as typed (about 4 minutes on 2 cores)."""
+    import pyarrow.parquet as pq
+
+    res = _tune("--ruleset", "external", cwd=tmp_path, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "leaderboard" in res.stdout and "nadamw" in res.stdout and "adamw" in res.stdout
+    scores = pq.read_table(tmp_path / "algoperf_results" / "scores.parquet").to_pylist()
+    assert sorted(r["submission"] for r in scores) == ["adamw", "nadamw"]
+    assert max(r["score"] for r in scores) == 1.0  # the best submission is the reference point
+    assert (tmp_path / "algoperf_results" / "performance_profile.png").stat().st_size > 1000

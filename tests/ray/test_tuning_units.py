@@ -1,0 +1,64 @@
+"""The Tune wiring's plain-data decisions (no Ray needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+
+from algoperf_ray.plan import make_plan, resolve_submission
+from algoperf_ray.tuning import (
+    DRIVER_CPU,
+    TuneOptions,
+    budget_sec,
+    clean_row,
+    reached,
+    trial_resources,
+)
+
+SUB = Path(__file__).parent / "fixtures" / "sgd_torch"
+
+
+def _spec(ruleset="external"):
+    ref = resolve_submission(SUB, "pytorch")
+    return make_plan(ruleset=ruleset, submissions=[ref], workloads=["digits"],
+                     framework="pytorch", studies=1, trials=1)[0]
+
+
+def test_checkpoints_are_keyed_by_the_algoperf_trial_not_the_ray_attempt(tmp_path):
+    opts = TuneOptions(experiment="e", storage_path=str(tmp_path))
+    spec = _spec()
+    assert opts.checkpoint_dir(spec) == opts.checkpoint_dir(dataclasses.replace(spec))
+    assert opts.checkpoint_dir(spec).endswith(f"e/checkpoints/{spec.trial_id}")
+
+
+def test_train_is_used_only_where_more_than_one_worker_is_needed(tmp_path):
+    single = TuneOptions(experiment="e", storage_path=str(tmp_path))
+    ddp = dataclasses.replace(single, gpus_per_trial=8)
+    assert not single.wants_train("pytorch") and ddp.wants_train("pytorch")
+    assert ddp.num_workers("pytorch") == 8 and ddp.num_workers("jax") == 1
+    assert not ddp.wants_train("jax")  # one JAX worker owns the host's devices
+    assert trial_resources("pytorch", ddp) == {"CPU": DRIVER_CPU}
+    assert trial_resources("jax", ddp) == {"CPU": 1.0, "GPU": 8}
+    with pytest.raises(ValueError, match="auto, always or never"):
+        dataclasses.replace(single, use_train="sometimes").wants_train("jax")
+
+
+def test_self_tuning_budget_is_one_and_a_half_times(tmp_path):
+    opts = TuneOptions(experiment="e", storage_path=str(tmp_path), max_runtime_sec=10)
+    assert budget_sec(_spec("external"), opts) == 10
+    assert budget_sec(_spec("self"), opts) == 15
+
+
+def test_tune_metrics_hold_only_finite_numbers():
+    row = {"global_step": 3, "validation/accuracy": 0.5, "test/accuracy": None,
+           "train/loss": float("nan"), "time_to_target": math.inf, "note": "x"}
+    assert clean_row(row) == {"global_step": 3, "validation/accuracy": 0.5}
+
+
+def test_reached_follows_the_metric_direction():
+    assert reached(0.97, 0.96, minimize=False) and not reached(0.95, 0.96, minimize=False)
+    assert reached(0.1, 0.12, minimize=True) and not reached(float("nan"), 0.12, minimize=True)
+    assert not reached(None, 0.1, minimize=True)
