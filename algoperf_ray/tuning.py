@@ -275,15 +275,21 @@ def run_in_process(spec: TrialSpec, opts: TuneOptions, report: Any) -> dict[str,
 
 
 def finish(spec: TrialSpec, opts: TuneOptions, result: Any, hooks: TuneHooks) -> dict[str, Any]:
-    """The summary of a trial the runner ended; a diverged one is recorded failed."""
+    """The summary of a trial the runner ended; a diverged one is recorded failed.
+
+    Called as soon as the runner returned: with the loop's start it brackets
+    the runner's work, so a driver can tell trial setup and teardown apart
+    from training (``scripts/bench_tune.py``).
+    """
+    times = clean_row({"loop_start_time": result.start_time, "runner_end_time": time.time()})
     if hooks.diverged:
         record_failure(spec, opts, hooks.diverged)
-        return summary(spec, opts, status="failed", error=hooks.diverged,
-                       global_step=result.global_step,
-                       preemption_count=result.preemption_count)
-    return summary(spec, opts, status=result.status, error=result.error, hooks=hooks,
-                   time_to_target=result.time_to_target, global_step=result.global_step,
-                   preemption_count=result.preemption_count)
+        return {**summary(spec, opts, status="failed", error=hooks.diverged,
+                          global_step=result.global_step,
+                          preemption_count=result.preemption_count), **times}
+    return {**summary(spec, opts, status=result.status, error=result.error, hooks=hooks,
+                      time_to_target=result.time_to_target, global_step=result.global_step,
+                      preemption_count=result.preemption_count), **times}
 
 
 def summary(spec: TrialSpec, opts: TuneOptions, *, status: str, error: str | None,
@@ -395,8 +401,11 @@ def _trial_name(trial: Any) -> str:
 
 
 def make_tuner(specs: list[TrialSpec], opts: TuneOptions, *, resume: bool,
-               verbose: int = 1) -> Any:
-    """A new Tuner over ``specs``, or the restored one of the experiment."""
+               verbose: int = 1, callbacks: list[Any] | None = None) -> Any:
+    """A new Tuner over ``specs``, or the restored one of the experiment.
+
+    ``callbacks`` are ``ray.tune.Callback`` s run in the driver (new experiments only).
+    """
     from ray import tune
 
     framework = specs[0].framework if specs else "jax"
@@ -413,7 +422,7 @@ def make_tuner(specs: list[TrialSpec], opts: TuneOptions, *, resume: bool,
                                     trial_dirname_creator=_trial_name),
         run_config=tune.RunConfig(name=opts.experiment, storage_path=opts.storage_path,
                                   failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                                  verbose=verbose))
+                                  callbacks=callbacks, verbose=verbose))
 
 
 def completed_keys(store_uri: str | None) -> set[tuple]:
@@ -482,8 +491,13 @@ def _collect(grid: Any, opts: TuneOptions) -> list[dict[str, Any]]:
 
 
 def run_experiment(specs: list[TrialSpec], opts: TuneOptions, *, address: str | None = None,
-                   resume: bool = False, verbose: int = 1) -> ExperimentSummary:
-    """Run (or resume) every spec on Ray Tune and return what happened."""
+                   resume: bool = False, verbose: int = 1,
+                   callbacks: list[Any] | None = None) -> ExperimentSummary:
+    """Run (or resume) every spec on Ray Tune and return what happened.
+
+    ``callbacks``: ``ray.tune.Callback`` s for a new experiment's driver
+    (e.g. the per-trial timing of ``scripts/bench_tune.py``).
+    """
     from ray import tune
 
     start = time.perf_counter()
@@ -500,7 +514,7 @@ def run_experiment(specs: list[TrialSpec], opts: TuneOptions, *, address: str | 
     if not todo:
         return ExperimentSummary([], len(specs), opts.experiment_path,
                                  time.perf_counter() - start)
-    tuner = make_tuner(todo, opts, resume=restoring, verbose=verbose)
+    tuner = make_tuner(todo, opts, resume=restoring, verbose=verbose, callbacks=callbacks)
     trials = _collect(tuner.fit(), opts)
     del board
     return ExperimentSummary(trials, len(specs) - len(todo), opts.experiment_path,

@@ -41,3 +41,32 @@ def shared_data() -> Path:
     if not path.exists():
         pytest.fail(f"shared data not found at {path}; set ALGOPERF_RAY_SHARED")
     return path
+
+
+@pytest.fixture(scope="session")
+def train_few_steps():
+    """Train our NadamW baseline a few steps through the real runner.
+
+    Used by each workload family's test on tiny real-format data. The batch
+    size is shrunk to fit the tiny datasets; everything else (pipeline, model,
+    timed loop, eval) is the real path.
+    """
+
+    def run(workload: str, framework: str, data_dir: str, workload_kwargs: dict,
+            batch_size: int = 8, steps: int = 2):
+        from dataclasses import replace
+
+        from algoperf_ray.registry import load_workload
+        from algoperf_ray.runner import TrialConfig
+        from algoperf_ray.runner.trial import run_loaded_trial
+        from algoperf_ray.submission import load_submission
+
+        path = str(REPO / "submissions" / "nadamw")
+        sub = replace(load_submission(path, framework), get_batch_size=lambda _: batch_size)
+        wl = load_workload(workload, framework, data_mode="real", **workload_kwargs)
+        config = TrialConfig(workload=workload, framework=framework, submission_path=path,
+                             ruleset="self", max_global_steps=steps, data_dir=str(data_dir),
+                             workload_kwargs=workload_kwargs, raise_on_error=True)
+        return run_loaded_trial(config, wl, sub)
+
+    return run

@@ -86,7 +86,10 @@ class TrialResult:
     """The outcome of :func:`algoperf_ray.runner.run_trial`.
 
     ``time_to_target`` is the submission time (``score``) of the first eval
-    that met the validation target, ``inf`` when none did.
+    that met the validation target, ``inf`` when none did. ``start_time``
+    is the clock reading at which the timed loop started (epoch seconds on the
+    wall clock), just before the first ``data_selection``/``update_params``:
+    drivers compare it with their own timestamps to measure trial setup.
     """
 
     status: str
@@ -95,6 +98,7 @@ class TrialResult:
     global_step: int = 0
     preemption_count: int = 0
     error: str | None = None
+    start_time: float | None = None
 
     @property
     def reached_target(self) -> bool:

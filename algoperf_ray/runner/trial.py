@@ -85,7 +85,8 @@ def _finish(ctx: loop.TrialContext) -> TrialResult:
         ctx.store.write_evals(ctx.store_key, ctx.rows)
     result = TrialResult(status=status, time_to_target=loop.time_to_target(ctx),
                          eval_rows=list(ctx.rows), global_step=ctx.global_step,
-                         preemption_count=ctx.preemption_count)
+                         preemption_count=ctx.preemption_count,
+                         start_time=ctx.global_start_time)
     extra = {"global_step": ctx.global_step, "preemption_count": ctx.preemption_count,
              "time_to_target": result.time_to_target,
              "train_state": {k: v for k, v in ctx.train_state.items()

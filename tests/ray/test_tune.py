@@ -26,6 +26,31 @@ def _opts(tmp_path, **kw):
     return TuneOptions(**{**base, **kw})
 
 
+def _trial_clock():
+    """A driver callback recording when Tune started and finished each trial."""
+    import time
+
+    from ray import tune
+
+    class Clock(tune.Callback):
+        def __init__(self):
+            self.started, self.finished = {}, {}
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            self.started[trial.trial_id] = time.time()
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.finished[trial.trial_id] = time.time()
+
+    return Clock()
+
+
+def _assert_runner_bracketed(clock, trial_result):
+    """The runner's loop start and return lie between Tune's start and finish."""
+    (start,), (end,) = clock.started.values(), clock.finished.values()
+    assert start < trial_result["loop_start_time"] < trial_result["runner_end_time"] < end
+
+
 def test_failed_and_diverging_trials_never_stop_the_study(ray_session, tmp_path, sgd_submission):
     from algoperf_ray.store import Store
     from algoperf_ray.tuning import run_experiment
@@ -34,6 +59,8 @@ def test_failed_and_diverging_trials_never_stop_the_study(ray_session, tmp_path,
     specs = _specs(sgd_submission, 2, 2, {1: {"diverge": 3}, 2: {"raise_at": 2}})
     summary = run_experiment(specs, _opts(tmp_path), verbose=0)
     by_id = {t["trial_id"]: t for t in summary.trials}
+    for s in specs[:2]:  # the runner returned (diverged or not): its timestamps are there
+        assert by_id[s.trial_id]["loop_start_time"] < by_id[s.trial_id]["runner_end_time"]
     status = [by_id[s.trial_id]["algoperf_status"] for s in specs]
     assert status == ["completed", "failed", "failed", "completed"]
     assert "NaN" in by_id[specs[1].trial_id]["error"]
@@ -73,8 +100,10 @@ def test_already_completed_trials_are_skipped(ray_session, tmp_path, sgd_submiss
 
     specs = _specs(sgd_submission, 1, n)
     opts = _opts(tmp_path, max_runtime_sec=1.0)
-    first = run_experiment(specs, opts, verbose=0)
+    clock = _trial_clock()
+    first = run_experiment(specs, opts, verbose=0, callbacks=[clock])
     assert first.count("completed") == n
+    _assert_runner_bracketed(clock, first.trials[0])
     again = run_experiment(specs, dataclasses.replace(opts, experiment=opts.experiment + "b"),
                            verbose=0)
     assert again.trials == [] and again.skipped == n
@@ -101,9 +130,11 @@ def test_ddp_trial_on_ray_train_is_live_in_the_dashboard(ray_session, tmp_path, 
     specs = _specs(sgd_submission, 1, 1)
     opts = _opts(tmp_path, use_train="auto", workers_per_trial=2, max_runtime_sec=2.0)
     assert opts.wants_train("pytorch") and opts.num_workers("pytorch") == 2
-    summary = run_experiment(specs, opts, verbose=0)
+    clock = _trial_clock()
+    summary = run_experiment(specs, opts, verbose=0, callbacks=[clock])
     (trial,) = summary.trials
     assert trial["algoperf_status"] == "completed", trial
+    _assert_runner_bracketed(clock, trial)  # the worker's result reaches the Tune trial
     rows = Store(opts.store_uri).read_evals().to_pylist()
     assert len(rows) >= 2 and len({r["global_step"] for r in rows}) == len(rows)  # rank 0 only
     # The Train run is named from the experiment and the AlgoPerf trial id.
