@@ -2,8 +2,8 @@
 
 Each step's keys are ``split(fold_in(loop_rng, step), 4)`` as in the
 reference runner: a pure function of the seed and the step, so deriving
-them early changes no value. Deriving them costs ~50 us per step with
-numpy keys, several percent of a small workload's step, so the runner
+them early changes no value. Deriving them costs a few us per step with
+numpy keys, up to a few percent of a tiny workload's step, so the runner
 fills this cache before the clock starts and after each eval (both
 untimed), sized to the steps run since the previous eval. A step the cache
 does not cover is derived on demand, inside the timed step, as the
@@ -16,7 +16,7 @@ from typing import Any
 
 from algoperf_ray import rng as rng_lib
 
-MIN_AHEAD, FIRST_AHEAD, MAX_AHEAD = 64, 1024, 8192
+MIN_AHEAD, FIRST_AHEAD, MAX_AHEAD = 64, 4096, 8192
 
 
 def derive(loop_rng: Any, step: int) -> tuple[Any, Any, Any, Any]:
