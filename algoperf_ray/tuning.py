@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from algoperf_ray.plan import SELF_TUNING_BUDGET_FACTOR, TrialSpec
+from algoperf_ray.runner.checkpoint import join_path
 
 # Train V2's preemption watcher logs a noisy error on every local run.
 RAY_ENV_DEFAULTS = {
@@ -61,11 +62,11 @@ class TuneOptions:
 
     @property
     def experiment_path(self) -> str:
-        return os.path.join(self.storage_path, self.experiment)
+        return join_path(self.storage_path, self.experiment)
 
     def checkpoint_dir(self, spec: TrialSpec) -> str:
         """Stable per AlgoPerf trial, so every retry and restore resumes from it."""
-        return os.path.join(self.experiment_path, "checkpoints", spec.trial_id)
+        return join_path(self.experiment_path, "checkpoints", spec.trial_id)
 
     def num_workers(self, framework: str) -> int:
         """DDP ranks for PyTorch (one per GPU); JAX owns the host with one worker."""

@@ -43,19 +43,37 @@ def _check_importable(refs: list, framework: str) -> None:
         load_submission(ref.path)
 
 
-def _experiment_name(name: str | None, ruleset: str, storage: Path, resume: bool) -> str:
+def _local_or_uri(path: str) -> str:
+    """Cloud URIs stay as they are; local paths become absolute."""
+    return path if "://" in path else str(Path(path).expanduser().resolve())
+
+
+def _experiment_dirs(storage: str, base: str) -> dict[str, float]:
+    """Experiment folders named ``base*`` under ``storage`` (local path or URI) -> mtime."""
+    import pyarrow.fs as pafs
+
+    if "://" in storage:
+        fs, root = pafs.FileSystem.from_uri(storage)
+    else:
+        fs, root = pafs.LocalFileSystem(), storage
+    infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    return {i.base_name: (i.mtime.timestamp() if i.mtime else 0.0) for i in infos
+            if i.type == pafs.FileType.Directory and i.base_name.startswith(base)}
+
+
+def _experiment_name(name: str | None, ruleset: str, storage: str, resume: bool) -> str:
     """``--name``, else ``algoperf-<ruleset>``; a fresh run never reuses a Tune folder.
 
     ``--resume`` without ``--name`` picks the newest experiment of the ruleset.
+    Works for a local storage path and for a cloud URI alike.
     """
     base = name or f"algoperf-{ruleset}"
+    runs = _experiment_dirs(storage, base)
     if resume:
-        if name is None and storage.is_dir():
-            runs = sorted((p for p in storage.glob(f"{base}*") if p.is_dir()),
-                          key=lambda p: p.stat().st_mtime)
-            return runs[-1].name if runs else base
+        if name is None and runs:
+            return max(runs, key=runs.__getitem__)
         return base
-    if not (storage / base).exists():
+    if base not in runs:
         return base
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -189,10 +207,10 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
                       trials, seed, version)
     from algoperf_ray.tuning import TuneOptions, run_experiment
 
-    storage = Path(storage_path).expanduser().resolve()
-    store_uri = store if "://" in store else str(Path(store).expanduser().resolve())
+    storage = _local_or_uri(storage_path)
+    store_uri = _local_or_uri(store)
     opts = TuneOptions(
-        experiment=_experiment_name(name, ruleset, storage, resume), storage_path=str(storage),
+        experiment=_experiment_name(name, ruleset, storage, resume), storage_path=storage,
         store_uri=store_uri, data_mode=data_mode, data_dir=data_dir,
         cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         workers_per_trial=workers_per_trial, use_train=use_train, max_failures=max_failures,

@@ -138,12 +138,13 @@ def bookkeeping(ctx: TrialContext) -> dict[str, Any]:
 
 def maybe_restore(ctx: TrialContext) -> bool:
     """Resume from this trial's checkpoint if there is one; counts a preemption."""
-    path = ckpt.existing_checkpoint(ctx.config.checkpoint_dir, ctx.backend.checkpoint_name)
-    if path is None:
-        return False
-    ctx.params, ctx.optimizer_state, ctx.model_state, book = ctx.backend.load_checkpoint(
-        path, ctx.params, ctx.optimizer_state, ctx.model_state)
-    ckpt.check_identity(book, identity(ctx), path)
+    directory, name = ctx.config.checkpoint_dir, ctx.backend.checkpoint_name
+    with ckpt.local_checkpoint(directory, name) as path:
+        if path is None:
+            return False
+        ctx.params, ctx.optimizer_state, ctx.model_state, book = ctx.backend.load_checkpoint(
+            path, ctx.params, ctx.optimizer_state, ctx.model_state)
+    ckpt.check_identity(book, identity(ctx), ckpt.checkpoint_path(directory, name))
     ctx.train_state.update(book["train_state"])
     ctx.global_step = int(book["global_step"])
     ctx.eval_results = list(book["eval_results"])
@@ -153,13 +154,13 @@ def maybe_restore(ctx: TrialContext) -> bool:
 
 
 def save_checkpoint(ctx: TrialContext) -> None:
-    """Rank 0 writes the one checkpoint file atomically (newest only)."""
+    """Rank 0 writes the one checkpoint file atomically (newest only), local or URI."""
     if not ctx.config.checkpoint_dir or not ctx.is_rank0:
         return
-    path = ckpt.checkpoint_path(ctx.config.checkpoint_dir, ctx.backend.checkpoint_name)
     book = bookkeeping(ctx)
-    ckpt.atomic_write(path, lambda tmp: ctx.backend.save_checkpoint(
-        tmp, ctx.params, ctx.optimizer_state, ctx.model_state, book))
+    ckpt.save(ctx.config.checkpoint_dir, ctx.backend.checkpoint_name,
+              lambda tmp: ctx.backend.save_checkpoint(
+                  tmp, ctx.params, ctx.optimizer_state, ctx.model_state, book))
 
 
 # ---- the timed steps ------------------------------------------------------------------

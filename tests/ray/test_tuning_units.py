@@ -62,3 +62,24 @@ def test_reached_follows_the_metric_direction():
     assert reached(0.97, 0.96, minimize=False) and not reached(0.95, 0.96, minimize=False)
     assert reached(0.1, 0.12, minimize=True) and not reached(float("nan"), 0.12, minimize=True)
     assert not reached(None, 0.1, minimize=True)
+
+
+def test_experiment_name_works_for_local_paths_and_uris(tmp_path):
+    """A fresh run never reuses a folder; --resume picks the newest; URIs stay URIs."""
+    import os
+
+    from algoperf_ray.cli.tune import _experiment_name, _local_or_uri
+
+    for storage in (str(tmp_path), f"file://{tmp_path}"):
+        assert _experiment_name(None, "external", storage, resume=False) == "algoperf-external"
+    (tmp_path / "algoperf-external").mkdir()
+    (tmp_path / "algoperf-external-20260101-000000").mkdir()
+    os.utime(tmp_path / "algoperf-external", (1, 1))
+    for storage in (str(tmp_path), f"file://{tmp_path}"):
+        fresh = _experiment_name(None, "external", storage, resume=False)
+        assert fresh.startswith("algoperf-external-") and fresh != "algoperf-external"
+        assert _experiment_name(None, "external", storage, resume=True) == \
+            "algoperf-external-20260101-000000"
+        assert _experiment_name("mine", "external", storage, resume=True) == "mine"
+    assert _local_or_uri("s3://bucket/prefix") == "s3://bucket/prefix"
+    assert _local_or_uri("rel/dir") == str((tmp_path.cwd() / "rel/dir").resolve())

@@ -15,8 +15,6 @@ NAMES = ["ogbg", "ogbg_gelu", "ogbg_silu", "ogbg_model_size"]
 @pytest.mark.parametrize("framework", ["jax", "pytorch"])
 @pytest.mark.parametrize("name", NAMES)
 def test_nadamw_trains_on_real_format_graphs(train_few_steps, ogbg_tfds, name, framework):
-    if framework == "jax" and name not in ("ogbg", "ogbg_model_size"):
-        pytest.skip("activation variants share the JAX path; keep the suite fast")
     data_dir, _ = ogbg_tfds
     result = train_few_steps(name, framework, data_dir, REDUCED_SIZE_KWARGS[name])
     assert result.status == "completed", result.error

@@ -14,8 +14,6 @@ NAMES = ["wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh"]
 @pytest.mark.parametrize("name", NAMES)
 def test_nadamw_trains_on_real_format_pairs(train_few_steps, wmt_data_dir, wmt_facts, name,
                                             framework):
-    if framework == "jax" and name not in ("wmt", "wmt_glu_tanh"):
-        pytest.skip("these variants share the JAX path; keep the suite fast")
     kwargs = {**wmt_facts.tiny, "max_eval_examples": 4}
     result = train_few_steps(name, framework, wmt_data_dir, kwargs, batch_size=4)
     assert result.status == "completed", result.error
