@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-
 _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
