@@ -22,7 +22,7 @@ QUICKSTART = {
     # they use their fixed self-tuning point.
     "submissions": {"external": ["submissions/nadamw", "submissions/adamw"],
                     "self": ["submissions/nadamw", "submissions/adamw"]},
-    "workloads": "digits", "framework": "pytorch", "studies": 2, "trials": 2,
+    "workloads": "digits", "framework": "pytorch", "studies": 3, "trials": 2,
 }
 
 

@@ -82,7 +82,7 @@ def test_tune_cli_on_a_running_cluster_is_named_in_the_dashboard(ray_session, tm
 
 @pytest.mark.slow
 def test_quickstart_finishes_offline_with_a_leaderboard_and_scores(tmp_path):
-    """The README's quickstart, exactly as typed (about 4 minutes on 2 cores)."""
+    """The README's quickstart, exactly as typed (about 4-5 minutes on 2 cores)."""
     import pyarrow.parquet as pq
 
     res = _tune("--ruleset", "external", cwd=tmp_path, timeout=900)
