@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -85,10 +86,23 @@ def test_quickstart_finishes_offline_with_a_leaderboard_and_scores(tmp_path):
     """The README's quickstart, exactly as typed (about 4-5 minutes on 2 cores)."""
     import pyarrow.parquet as pq
 
+    from algoperf_ray.store import Store
+
     res = _tune("--ruleset", "external", cwd=tmp_path, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "leaderboard" in res.stdout and "nadamw" in res.stdout and "adamw" in res.stdout
     scores = pq.read_table(tmp_path / "algoperf_results" / "scores.parquet").to_pylist()
     assert sorted(r["submission"] for r in scores) == ["adamw", "nadamw"]
-    assert max(r["score"] for r in scores) == 1.0  # the best submission is the reference point
+    assert all(0.0 <= r["score"] <= 1.0 for r in scores)
+    # Eval times are wall-clock (AlgoPerf rules), so whether a borderline study
+    # reaches 0.97 can vary with machine load. What must hold: the scorer's
+    # reference point. If any workload time is finite, the best scores 1.0.
+    if any(math.isfinite(r["digits"]) for r in scores):
+        assert max(r["score"] for r in scores) == 1.0
+    # The baselines really train: 12 completed trials, and some trial reaches the target.
+    store = Store(str(tmp_path / "algoperf_results" / "store"))
+    trials = store.read_trials().to_pylist()
+    assert len(trials) == 12 and {t["status"] for t in trials} == {"completed"}
+    best = max(v for v in store.read_evals().column("validation/accuracy").to_pylist() if v)
+    assert best >= 0.97
     assert (tmp_path / "algoperf_results" / "performance_profile.png").stat().st_size > 1000
