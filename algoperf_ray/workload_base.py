@@ -33,14 +33,35 @@ NumpyBatch = dict[str, np.ndarray]
 class BaseWorkload(spec.Workload):
     """Metadata binding, data modes, and the eval loop, written once."""
 
-    def __init__(self, meta: WorkloadMeta, data_mode: str = "real", **kwargs: Any) -> None:
+    def __init__(self, meta: WorkloadMeta, data_mode: str = "real",
+                 max_eval_examples: int | None = None, **kwargs: Any) -> None:
         super().__init__()
         if data_mode not in DATA_MODES:
             raise ValueError(f"data_mode must be one of {DATA_MODES}, got {data_mode!r} "
                              f"(workload {meta.name!r}).")
+        if max_eval_examples is not None and int(max_eval_examples) < 1:
+            raise ValueError(f"max_eval_examples must be >= 1, got {max_eval_examples} "
+                             f"(workload {meta.name!r}).")
         self._meta = meta
         self.data_mode = data_mode
+        # Caps every eval split for CPU smoke runs; None keeps the benchmark's sizes.
+        self.max_eval_examples = None if max_eval_examples is None else int(max_eval_examples)
         self.options = dict(kwargs)
+
+    def _capped(self, n: int) -> int:
+        return n if self.max_eval_examples is None else min(n, self.max_eval_examples)
+
+    @property
+    def num_eval_train_examples(self) -> int:
+        return self._capped(self.meta.num_eval_train_examples)
+
+    @property
+    def num_validation_examples(self) -> int:
+        return self._capped(self.meta.num_validation_examples)
+
+    @property
+    def num_test_examples(self) -> int:
+        return self._capped(self.meta.num_test_examples)
 
     @property
     def meta(self) -> WorkloadMeta:

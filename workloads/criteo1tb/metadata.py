@@ -105,8 +105,8 @@ WORKLOADS = [
 # table (divisible by 4, the PyTorch row chunks) and 8,192 examples per eval
 # split instead of ~90 M.
 _SMALL_DLRM = {"vocab_size": 8192, "embed_dim": 16, "mlp_bottom_dims": (64, 32, 16),
-               "mlp_top_dims": (128, 128, 64, 32, 1), "eval_examples": 8192}
+               "mlp_top_dims": (128, 128, 64, 32, 1), "max_eval_examples": 8192}
 _SMALL_RESNET = {"vocab_size": 8192, "embed_dim": 16, "mlp_bottom_dims": (32, 32, 32),
-                 "mlp_top_dims": (32, 32, 32, 32, 1), "eval_examples": 8192}
+                 "mlp_top_dims": (32, 32, 32, 32, 1), "max_eval_examples": 8192}
 REDUCED_SIZE_KWARGS = {m.name: dict(_SMALL_RESNET if m.model_kwargs.get("use_resnet")
                                     else _SMALL_DLRM) for m in WORKLOADS}

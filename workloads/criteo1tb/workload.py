@@ -28,43 +28,25 @@ class Criteo1TbWorkloadBase(BaseWorkload):
 
     Constructor keyword arguments override the model config of the variant
     (``meta.model_kwargs``); tests use ``vocab_size=...`` for a small table.
-    ``eval_examples=N`` caps every eval split (and the eval batch) at N
+    ``max_eval_examples=N`` caps every eval split (and the eval batch) at N
     examples, so a CPU smoke run does not evaluate 83 M synthetic examples.
     """
 
-    def __init__(self, meta: Any, data_mode: str = "real", eval_examples: int | None = None,
-                 **size_kwargs: Any) -> None:
+    def __init__(self, meta: Any, data_mode: str = "real",
+                 max_eval_examples: int | None = None, **size_kwargs: Any) -> None:
         unknown = sorted(set(size_kwargs) - set(BASE_MODEL_KWARGS))
         if unknown:
             raise TypeError(f"unknown option(s) {unknown} for workload {meta.name!r}; valid: "
-                            f"{sorted(BASE_MODEL_KWARGS) + ['eval_examples']}.")
-        super().__init__(meta, data_mode=data_mode, **size_kwargs)
+                            f"{sorted(BASE_MODEL_KWARGS) + ['max_eval_examples']}.")
+        super().__init__(meta, data_mode=data_mode, max_eval_examples=max_eval_examples,
+                         **size_kwargs)
         self.config = {**BASE_MODEL_KWARGS, **meta.model_kwargs, **size_kwargs}
         if self.config["vocab_size"] % 4:
             raise ValueError(f"vocab_size must be divisible by 4 (workload {meta.name!r}): "
                              "the PyTorch model stores the table in 4 row chunks.")
-        if eval_examples is not None and eval_examples < 1:
-            raise ValueError(f"eval_examples must be >= 1, got {eval_examples} "
-                             f"(workload {meta.name!r}).")
-        self.eval_examples = eval_examples
         self._dropout_rate = DROPOUT_RATE
 
-    # ---- eval sizes: the benchmark's, or capped by ``eval_examples`` for CPU smoke runs ----
-    def _capped(self, n: int) -> int:
-        return n if self.eval_examples is None else min(n, self.eval_examples)
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        return self._capped(self.meta.num_eval_train_examples)
-
-    @property
-    def num_validation_examples(self) -> int:
-        return self._capped(self.meta.num_validation_examples)
-
-    @property
-    def num_test_examples(self) -> int:
-        return self._capped(self.meta.num_test_examples)
-
+    # ---- eval sizes: capped by ``max_eval_examples`` (BaseWorkload) for CPU smoke runs ----
     @property
     def eval_batch_size(self) -> int:
         return self._capped(self.meta.eval_batch_size)

@@ -62,8 +62,7 @@ class BaseWmtWorkload(BaseWorkload):
         self.vocab_path: str | None = rest.pop("vocab_path", None)
         self.beam_size: int = int(rest.pop("beam_size", decode.BEAM_SIZE))
         self.max_predict_length: int = int(rest.pop("max_predict_length", self.seq_len))
-        # Caps every eval split (CPU smoke runs); None = the benchmark's sizes.
-        self.max_eval_examples: int | None = rest.pop("max_eval_examples", None)
+        rest.pop("max_eval_examples", None)  # consumed by BaseWorkload (eval split cap)
         if rest:
             raise TypeError(f"workload {meta.name!r}: unknown options {sorted(rest)}; valid: "
                             "model sizes (vocab_size, emb_dim, num_heads, num_layers, qkv_dim, "
@@ -71,22 +70,6 @@ class BaseWmtWorkload(BaseWorkload):
                             "max_eval_examples.")
         self._tokenizer: input_pipeline.Tokenizer | None = None
         self._dropout_rate = 0.1
-
-    # ---- eval split sizes (capped by max_eval_examples) ---------------------------
-    def _capped(self, n: int) -> int:
-        return n if self.max_eval_examples is None else min(n, int(self.max_eval_examples))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        return self._capped(self.meta.num_eval_train_examples)
-
-    @property
-    def num_validation_examples(self) -> int:
-        return self._capped(self.meta.num_validation_examples)
-
-    @property
-    def num_test_examples(self) -> int:
-        return self._capped(self.meta.num_test_examples)
 
     # ---- data -------------------------------------------------------------------
     def tokenizer(self, data_dir: str | None) -> input_pipeline.Tokenizer:
