@@ -23,12 +23,13 @@ from pathlib import Path
 
 import typer
 
+from workloads._tfds import tfds_split_problems
+
 MANIFEST = {
     "name": "ogbg_molpcba",
     "version": "0.1.3",
     "splits": {"train": 350343, "validation": 43793, "test": 43793},
 }
-TFRECORD_OVERHEAD = 16  # uint64 length + two uint32 CRCs per record
 
 
 class DatasetError(Exception):
@@ -37,25 +38,6 @@ class DatasetError(Exception):
 
 def dataset_dir(data_dir: Path, manifest: dict = MANIFEST) -> Path:
     return Path(data_dir) / manifest["name"] / manifest["version"]
-
-
-def _split_problems(root: Path, split: dict, expected: int, name: str) -> list[str]:
-    lengths = [int(n) for n in split.get("shardLengths", [])]
-    problems = []
-    if sum(lengths) != expected:
-        problems.append(f"split {name!r} has {sum(lengths)} examples, expected {expected}")
-    prefix = f"{root.parent.name}-{name}.tfrecord-"
-    files = sorted(root.glob(prefix + "*"))
-    if len(files) != len(lengths):
-        problems.append(f"split {name!r}: found {len(files)} shard files {prefix}*, "
-                        f"dataset_info.json lists {len(lengths)}")
-        return problems
-    size = sum(f.stat().st_size for f in files)
-    want = int(split.get("numBytes", 0)) + TFRECORD_OVERHEAD * sum(lengths)
-    if size != want:
-        problems.append(f"split {name!r}: shard files hold {size} bytes, expected {want} "
-                        "(truncated or partial download?)")
-    return problems
 
 
 def validate(data_dir: Path, manifest: dict = MANIFEST) -> None:
@@ -74,7 +56,7 @@ def validate(data_dir: Path, manifest: dict = MANIFEST) -> None:
         if name not in splits:
             problems.append(f"split {name!r} missing (found {sorted(splits)})")
         else:
-            problems += _split_problems(root, splits[name], expected, name)
+            problems += tfds_split_problems(root, root.parent.name, splits[name], expected, name)
     if problems:
         raise DatasetError(f"{root} does not match the manifest:\n  - " + "\n  - ".join(problems))
 

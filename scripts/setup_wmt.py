@@ -34,6 +34,8 @@ from pathlib import Path
 
 import typer
 
+from workloads._tfds import tfds_split_problems
+
 MANIFEST = {
     "datasets": [
         {"name": "wmt17_translate", "config": "de-en", "version": "1.0.0",
@@ -45,7 +47,6 @@ MANIFEST = {
                   "max_corpus_chars": 10_000_000, "model_type": "unigram",
                   "character_coverage": 1.0},
 }
-TFRECORD_OVERHEAD = 16  # uint64 length + two uint32 CRCs per record
 
 
 class DatasetError(Exception):
@@ -54,25 +55,6 @@ class DatasetError(Exception):
 
 def dataset_dir(data_dir: Path, ds: dict) -> Path:
     return Path(data_dir) / ds["name"] / ds["config"] / ds["version"]
-
-
-def _split_problems(root: Path, prefix: str, split: dict, expected: int, name: str) -> list[str]:
-    lengths = [int(n) for n in split.get("shardLengths", [])]
-    problems = []
-    if sum(lengths) != expected:
-        problems.append(f"split {name!r} has {sum(lengths)} examples, expected {expected}")
-    pattern = f"{prefix}-{name}.tfrecord-"
-    files = sorted(root.glob(pattern + "*"))
-    if len(files) != len(lengths):
-        problems.append(f"split {name!r}: found {len(files)} shard files {pattern}*, "
-                        f"dataset_info.json lists {len(lengths)}")
-        return problems
-    size = sum(f.stat().st_size for f in files)
-    want = int(split.get("numBytes", 0)) + TFRECORD_OVERHEAD * sum(lengths)
-    if size != want:
-        problems.append(f"split {name!r}: shard files hold {size} bytes, expected {want} "
-                        "(truncated or partial write?)")
-    return problems
 
 
 def validate_dataset(data_dir: Path, ds: dict) -> None:
@@ -91,7 +73,7 @@ def validate_dataset(data_dir: Path, ds: dict) -> None:
         if name not in splits:
             problems.append(f"split {name!r} missing (found {sorted(splits)})")
         else:
-            problems += _split_problems(root, ds["name"], splits[name], expected, name)
+            problems += tfds_split_problems(root, ds["name"], splits[name], expected, name)
     if problems:
         raise DatasetError(f"{root} does not match the manifest:\n  - " + "\n  - ".join(problems))
 

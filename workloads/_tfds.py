@@ -89,3 +89,34 @@ def tfds_batches(ds: Any, preprocess: Callable[[Any, Any], dict], batch_size: in
     for batch in tfds.as_numpy(ds):
         batch = {k: np.asarray(v) for k, v in batch.items()}
         yield batch if train else pad_batch(batch, batch_size)
+
+
+TFRECORD_OVERHEAD = 16  # per record: uint64 length + two uint32 CRCs
+
+
+def tfds_split_problems(root: Any, prefix: str, split: dict, expected: int,
+                        name: str) -> list[str]:
+    """Problems with one prepared TFDS split, checked without reading records.
+
+    ``root`` is the dataset version folder (a ``pathlib.Path``), ``prefix`` the
+    shard file prefix (the builder name), ``split`` the split's entry of
+    ``dataset_info.json``. Checks the example count against ``expected``, the
+    shard file count, and the exact byte size (records + TFRecord framing), so
+    a truncated or partial shard is caught. Used by the dataset setup scripts.
+    """
+    lengths = [int(n) for n in split.get("shardLengths", [])]
+    problems = []
+    if sum(lengths) != expected:
+        problems.append(f"split {name!r} has {sum(lengths)} examples, expected {expected}")
+    pattern = f"{prefix}-{name}.tfrecord-"
+    files = sorted(root.glob(pattern + "*"))
+    if len(files) != len(lengths):
+        problems.append(f"split {name!r}: found {len(files)} shard files {pattern}*, "
+                        f"dataset_info.json lists {len(lengths)}")
+        return problems
+    size = sum(f.stat().st_size for f in files)
+    want = int(split.get("numBytes", 0)) + TFRECORD_OVERHEAD * sum(lengths)
+    if size != want:
+        problems.append(f"split {name!r}: shard files hold {size} bytes, expected {want} "
+                        "(truncated or partial download?)")
+    return problems
