@@ -202,7 +202,7 @@ class Workload(metaclass=abc.ABCMeta):
     @property
     @abc.abstractmethod
     def meta(self) -> Any:
-        """This workload's ``algoperf_ray.meta.WorkloadMeta``."""
+        """This workload's ``algoperf_ray.benchmark.meta.WorkloadMeta``."""
 
     @property
     def workload_name(self) -> str:

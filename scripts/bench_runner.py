@@ -36,13 +36,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from algoperf_ray import rng as rng_lib
-from algoperf_ray.registry import load_workload
+from algoperf_ray.benchmark.registry import load_workload
 from algoperf_ray.runner import TrialConfig, run_loaded_trial
 from algoperf_ray.runner.backend import get_backend
 from algoperf_ray.runner.loop import split_seed
-from algoperf_ray.search_space import load_search_space, make_hparams
-from algoperf_ray.submission import find_search_space, load_submission
+from algoperf_ray.submission.loader import find_search_space, load_submission
+from algoperf_ray.submission.search_space import load_search_space, make_hparams
+from algoperf_ray.workload import rng as rng_lib
 
 DATA_MODE = {"digits": "real", "mnist": "synthetic", "cifar": "synthetic"}
 

@@ -67,7 +67,7 @@ def child_ingest(logs: str, repeat: int) -> dict:
 
 def child_score(arg: str, repeat: int) -> dict:
     """Score a store, ``arg`` = "VERSION:PATH:MODE", MODE "summaries" or "evals"."""
-    from algoperf_ray.scoring import score_store
+    from algoperf_ray.scoring.scoring import score_store
     from algoperf_ray.store import Store
 
     warnings.simplefilter("ignore")
@@ -86,7 +86,7 @@ def child_generate(arg: str, repeat: int) -> dict:
     """Write a synthetic store: ``arg`` is "N:DIR"."""
     from algoperf_ray.store import Store  # noqa: I001
     from algoperf_ray.store.synthetic import write_synthetic_store
-    from algoperf_ray.versions import get_version
+    from algoperf_ray.benchmark.versions import get_version
 
     n, directory = arg.split(":", 1)
     rows = write_synthetic_store(Store(directory), get_version("0.6"), "external", int(n),

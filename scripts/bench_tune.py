@@ -43,7 +43,7 @@ SUB = REPO / "tests" / "ray" / "fixtures" / "sgd_torch"
 
 
 def _specs(n: int, hparams: dict | None = None):
-    from algoperf_ray.plan import make_plan, resolve_submission
+    from algoperf_ray.tune.plan import make_plan, resolve_submission
 
     ref = resolve_submission(SUB, "pytorch")
     specs = make_plan(ruleset="external", submissions=[ref], workloads=["digits"],
@@ -52,7 +52,7 @@ def _specs(n: int, hparams: dict | None = None):
 
 
 def _run(specs, tmp: str, name: str, callbacks=None, **kw) -> tuple[float, list[dict]]:
-    from algoperf_ray.tuning import TuneOptions, run_experiment
+    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
 
     opts = TuneOptions(experiment=name, storage_path=f"{tmp}/ray", store_uri=f"{tmp}/{name}",
                        eval_period_sec=1e9, **kw)
@@ -70,7 +70,7 @@ def _trial_clock():
     """
     from ray import tune
 
-    from algoperf_ray.plan import TrialSpec
+    from algoperf_ray.tune.plan import TrialSpec
 
     def trial_id(trial) -> str:
         return TrialSpec.from_dict(trial.config["spec"]).trial_id

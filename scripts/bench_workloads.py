@@ -31,14 +31,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from algoperf_ray import registry, spec  # noqa: E402
+from algoperf_ray import spec  # noqa: E402
+from algoperf_ray.benchmark import registry  # noqa: E402
 
 BENCHMARK_DEVICES = 8
 
 
 def reduced_kwargs(name: str) -> dict[str, Any]:
     meta = registry.get_meta(name)
-    module = importlib.import_module(f"workloads.{meta.family}.metadata")
+    module = importlib.import_module(f"algoperf_ray.workloads.{meta.family}.metadata")
     table = getattr(module, "REDUCED_SIZE_KWARGS", {})
     return dict(table.get(name, table.get(meta.base or "", {})))
 
@@ -46,7 +47,7 @@ def reduced_kwargs(name: str) -> dict[str, Any]:
 def default_batch_size(name: str, framework: str) -> int:
     """The NadamW baseline's global batch / 8 (per-device), else 32."""
     try:
-        from algoperf_ray.submission import load_submission
+        from algoperf_ray.submission.loader import load_submission
 
         sub = load_submission(str(REPO / "submissions" / "nadamw" / framework / "submission.py"))
         return max(1, sub.get_batch_size(name) // BENCHMARK_DEVICES)

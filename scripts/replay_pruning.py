@@ -33,7 +33,7 @@ TRIAL = [*STUDY, "trial"]
 
 def _reached(df: pd.DataFrame, version: str) -> np.ndarray:
     """Row mask: the row's validation target metric meets its workload's target."""
-    from algoperf_ray.versions import get_version
+    from algoperf_ray.benchmark.versions import get_version
 
     v = get_version(version)
     out = np.zeros(len(df), dtype=bool)

@@ -33,8 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import typer
-
-from workloads._tfds import tfds_split_problems
+from algoperf_ray.workloads._tfds import tfds_split_problems
 
 MANIFEST = {
     "datasets": [
@@ -121,7 +120,7 @@ def prepare_tfds(data_dir: Path, ds: dict) -> None:
 def training_lines(data_dir: Path, max_chars: int) -> Iterable[str]:
     """German and English lines of wmt17 train, about ``max_chars`` characters."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from workloads.wmt.input_pipeline import read_pairs
+    from algoperf_ray.workloads.wmt.input_pipeline import read_pairs
 
     count = 0
     for de, en in read_pairs("train", str(data_dir)):

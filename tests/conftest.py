@@ -56,10 +56,10 @@ def train_few_steps():
             batch_size: int = 8, steps: int = 2):
         from dataclasses import replace
 
-        from algoperf_ray.registry import load_workload
+        from algoperf_ray.benchmark.registry import load_workload
         from algoperf_ray.runner import TrialConfig
         from algoperf_ray.runner.trial import run_loaded_trial
-        from algoperf_ray.submission import load_submission
+        from algoperf_ray.submission.loader import load_submission
 
         path = str(REPO / "submissions" / "nadamw")
         sub = replace(load_submission(path, framework), get_batch_size=lambda _: batch_size)

@@ -3,7 +3,7 @@
 digits, mnist and cifar differ only in their Flax module and input shape;
 init, the forward pass (with optional batch-norm state), the masked loss and
 the eval metrics are written here once. Loss masking comes from
-:func:`algoperf_ray.metrics.masked_loss_dict`, the same code the PyTorch leaf
+:func:`algoperf_ray.workload.metrics.masked_loss_dict`, the same code the PyTorch leaf
 uses, so both frameworks define the loss identically.
 """
 
@@ -16,9 +16,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from algoperf_ray import param_utils, sharding_jax, spec
-from algoperf_ray.metrics import masked_loss_dict
-from algoperf_ray.workload_jax import JaxWorkload
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workload.base_jax import JaxWorkload
+from algoperf_ray.workload.metrics import masked_loss_dict
 
 
 class JaxClassifier(JaxWorkload):

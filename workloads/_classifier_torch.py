@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algoperf_ray import param_utils, spec
-from algoperf_ray import rng as rng_lib
-from algoperf_ray.metrics import masked_loss_dict
-from algoperf_ray.workload_torch import TorchWorkload, ddp_info
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+from algoperf_ray.workload.metrics import masked_loss_dict
 
 
 def lecun_normal_(module: nn.Module) -> None:

@@ -1,7 +1,7 @@
 """Host-side data helpers shared by the dev workloads (framework-neutral).
 
 Everything here yields GLOBAL numpy batches, the currency of
-:class:`algoperf_ray.workload_base.BaseWorkload`: training batches are
+:class:`algoperf_ray.workload.base.BaseWorkload`: training batches are
 shuffled and repeat forever (the last partial batch dropped); eval batches
 make one ordered pass and the last one is padded to the full batch size with
 ``weights == 0`` so that jit shapes stay fixed and padding never counts.

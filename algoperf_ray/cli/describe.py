@@ -14,7 +14,7 @@ def describe_cmd(
     framework: str = typer.Option("jax", "--framework", "-f", help="jax or pytorch."),
 ) -> None:
     """Print num_params, parameter shapes, loss type, targets, budgets and batch shapes."""
-    from algoperf_ray import describe, registry
+    from algoperf_ray.benchmark import describe, registry
 
     with user_errors(registry.UnknownWorkloadError, registry.UnknownFrameworkError):
         registry.check_framework(framework)

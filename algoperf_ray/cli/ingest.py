@@ -24,9 +24,9 @@ def ingest_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from algoperf_ray.benchmark.versions import UnknownVersionError, check_ruleset, get_version
     from algoperf_ray.store import SchemaError, Store
     from algoperf_ray.store.ingest import IngestError, ingest
-    from algoperf_ray.versions import UnknownVersionError, check_ruleset, get_version
 
     with user_errors(IngestError, SchemaError, UnknownVersionError, ValueError):
         check_ruleset(ruleset)

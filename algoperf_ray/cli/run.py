@@ -19,8 +19,8 @@ from algoperf_ray.cli.common import UserError, err_console, user_errors
 def _hparams(ruleset: str, submission: str, framework: str, search_space: str | None,
              trial: int, hparams: str | None, seed: int) -> tuple[dict[str, Any] | None, int]:
     """(hyperparameters, trial index) from --hparams, or the K-th point of a search space."""
-    from algoperf_ray import search_space as ss
-    from algoperf_ray.submission import find_search_space, resolve_submission_path
+    from algoperf_ray.submission import search_space as ss
+    from algoperf_ray.submission.loader import find_search_space, resolve_submission_path
 
     if ruleset == "self":
         if hparams or search_space:
@@ -113,11 +113,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _build_config(**o: Any) -> tuple[Any, Any]:
-    from algoperf_ray.registry import check_framework, get_meta
+    from algoperf_ray.benchmark.registry import check_framework, get_meta
+    from algoperf_ray.benchmark.versions import CURRENT_VERSION, check_ruleset
     from algoperf_ray.runner import TrialConfig
     from algoperf_ray.store import TrialKey
-    from algoperf_ray.submission import load_submission, submission_name
-    from algoperf_ray.versions import CURRENT_VERSION, check_ruleset
+    from algoperf_ray.submission.loader import load_submission, submission_name
 
     meta = get_meta(o["workload"])
     check_framework(o["framework"])
@@ -145,7 +145,7 @@ def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
         return {}
     import importlib
 
-    module = importlib.import_module(f"workloads.{meta.family}.metadata")
+    module = importlib.import_module(f"algoperf_ray.workloads.{meta.family}.metadata")
     return dict(getattr(module, "REDUCED_SIZE_KWARGS", {}).get(meta.name, {}))
 
 

@@ -20,9 +20,9 @@ _RULE = typer.Option("published", "--rule",
 
 
 def _errors():
-    from algoperf_ray.scoring import ScoringError
+    from algoperf_ray.benchmark.versions import UnknownVersionError, UnknownVersionWorkloadError
+    from algoperf_ray.scoring.scoring import ScoringError
     from algoperf_ray.store import SchemaError, StoreError
-    from algoperf_ray.versions import UnknownVersionError, UnknownVersionWorkloadError
 
     return (ScoringError, SchemaError, StoreError, UnknownVersionError,
             UnknownVersionWorkloadError, ValueError)
@@ -32,7 +32,7 @@ def _score(store: str, ruleset: str, version: str | None, submissions: str | Non
            strict: bool, rule: str):
     import warnings
 
-    from algoperf_ray.scoring import ScoringWarning, score_store
+    from algoperf_ray.scoring.scoring import ScoringWarning, score_store
     from algoperf_ray.store import Store
 
     subs = [s.strip() for s in submissions.split(",") if s.strip()] if submissions else None
@@ -59,7 +59,7 @@ def score_cmd(
                                                   "(default: <out>_profiles.png)."),
 ) -> None:
     """Score submissions: time-to-target, performance profiles and the benchmark score."""
-    from algoperf_ray import report
+    from algoperf_ray.scoring import report
 
     with user_errors(*_errors()):
         result = _score(store, ruleset, version, submissions, strict, rule)
@@ -82,8 +82,8 @@ def speedup_cmd(
     import pyarrow.parquet as pq
     from rich.console import Console
 
-    from algoperf_ray import report
-    from algoperf_ray.scoring import speedups
+    from algoperf_ray.scoring import report
+    from algoperf_ray.scoring.scoring import speedups
 
     with user_errors(*_errors()):
         result = _score(store, ruleset, version, submissions, False, rule)

@@ -37,7 +37,7 @@ def _quickstart_submissions(ruleset: str) -> list[str]:
 
 def _check_importable(refs: list, framework: str) -> None:
     """Import every submission once in the driver: one clear error before any trial."""
-    from algoperf_ray.submission import load_submission
+    from algoperf_ray.submission.loader import load_submission
 
     for ref in refs:
         load_submission(ref.path)
@@ -82,7 +82,7 @@ def _plan(ruleset: str, submission: list[str] | None, search_space: str | None,
           workloads: str | None, framework: str | None, studies: int | None,
           trials: int | None, seed: int, version: str) -> list:
     """Resolve the request (or the quickstart) into trial specs; all errors here."""
-    from algoperf_ray.plan import make_plan, resolve_submission
+    from algoperf_ray.tune.plan import make_plan, resolve_submission
 
     quick = not submission
     framework = framework or (QUICKSTART["framework"] if quick else "jax")
@@ -125,10 +125,10 @@ def _score(store_uri: str, ruleset: str, version: str, out_dir: Path,
     """
     import dataclasses
 
-    from algoperf_ray import report
-    from algoperf_ray.scoring import score_store, score_table
+    from algoperf_ray.benchmark.versions import get_version
+    from algoperf_ray.scoring import report
+    from algoperf_ray.scoring.scoring import score_store, score_table
     from algoperf_ray.store import Store
-    from algoperf_ray.versions import get_version
 
     store, v = Store(store_uri), get_version(version)
     if set(workloads) <= set(v.base_workloads):
@@ -190,11 +190,11 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
     score: Annotated[bool, typer.Option(help="score the store at the end")] = True,
 ) -> None:
     """Tune submissions under a ruleset on Ray, then score the experiment."""
-    from algoperf_ray.plan import PlanError
-    from algoperf_ray.registry import UnknownFrameworkError, UnknownWorkloadError
-    from algoperf_ray.search_space import SearchSpaceError
+    from algoperf_ray.benchmark.registry import UnknownFrameworkError, UnknownWorkloadError
+    from algoperf_ray.benchmark.versions import CURRENT_VERSION
     from algoperf_ray.spec import SubmissionError
-    from algoperf_ray.versions import CURRENT_VERSION
+    from algoperf_ray.submission.search_space import SearchSpaceError
+    from algoperf_ray.tune.plan import PlanError
 
     version = version or CURRENT_VERSION
     with user_errors(PlanError, SubmissionError, SearchSpaceError, UnknownWorkloadError,
@@ -205,7 +205,7 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
             raise UserError(f"--data-mode must be real or synthetic, not {data_mode!r}")
         specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
                       trials, seed, version)
-    from algoperf_ray.tuning import TuneOptions, run_experiment
+    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
 
     storage = _local_or_uri(storage_path)
     store_uri = _local_or_uri(store)

@@ -10,7 +10,7 @@ package always wins.
 
 An alias is the *same module object* as its target (``algoperf.spec is
 algoperf_ray.spec``), so enums and classes compare equal across both names.
-Nothing happens at import time: :func:`algoperf_ray.submission.load_submission`
+Nothing happens at import time: :func:`algoperf_ray.submission.loader.load_submission`
 calls :func:`install`, which is idempotent.
 """
 

@@ -16,11 +16,11 @@ ROOTS = ("algoperf", "algorithmic_efficiency")
 # Submodule name -> the module of this project that plays its role.
 ALIASES: dict[str, str] = {
     "spec": "algoperf_ray.spec",
-    "pytorch_utils": "algoperf_ray.pytorch_utils",
-    "jax_sharding_utils": "algoperf_ray.sharding_jax",
-    "sharding_utils": "algoperf_ray.sharding_jax",  # short-lived earlier name
-    "param_utils": "algoperf_ray.param_utils",
-    "random_utils": "algoperf_ray.rng",
+    "pytorch_utils": "algoperf_ray.compat.pytorch_utils",
+    "jax_sharding_utils": "algoperf_ray.workload.sharding_jax",
+    "sharding_utils": "algoperf_ray.workload.sharding_jax",  # short-lived earlier name
+    "param_utils": "algoperf_ray.compat.param_utils",
+    "random_utils": "algoperf_ray.workload.rng",
 }
 
 _MARKER = "__algoperf_ray_compat__"

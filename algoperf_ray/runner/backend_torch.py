@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 
 from algoperf_ray.runner.checkpoint import SKIPPED, is_skipped
-from algoperf_ray.workload_torch import ddp_info, default_device
+from algoperf_ray.workload.base_torch import ddp_info, default_device
 
 _PLAIN = (int, float, bool, str, bytes, type(None), np.ndarray, np.generic)
 

@@ -65,7 +65,7 @@ class TrialConfig:
     @property
     def submission_name(self) -> str:
         """The store's submission name (``submissions/nadamw/jax/submission.py`` -> nadamw)."""
-        from algoperf_ray.submission import submission_name
+        from algoperf_ray.submission.loader import submission_name
 
         return submission_name(os.path.abspath(self.submission_path))
 
@@ -73,8 +73,8 @@ class TrialConfig:
         """``self.key``, or a default one derived from the config."""
         if self.key is not None:
             return self.key
+        from algoperf_ray.benchmark.versions import CURRENT_VERSION
         from algoperf_ray.store import TrialKey
-        from algoperf_ray.versions import CURRENT_VERSION
 
         return TrialKey(version=CURRENT_VERSION, ruleset=self.ruleset,
                         submission=self.submission_name, framework=self.framework,

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from algoperf_ray import rng as rng_lib
 from algoperf_ray import spec
 from algoperf_ray.runner import checkpoint as ckpt
 from algoperf_ray.runner.backend import Backend
@@ -30,6 +29,7 @@ from algoperf_ray.runner.clock import Clock
 from algoperf_ray.runner.config import TrialConfig
 from algoperf_ray.runner.hooks import RunnerHooks
 from algoperf_ray.runner.step_keys import StepKeys
+from algoperf_ray.workload import rng as rng_lib
 
 
 def new_train_state() -> dict[str, Any]:
@@ -54,7 +54,7 @@ class TrialContext:
 
     config: TrialConfig
     workload: Any
-    submission: Any  # algoperf_ray.submission.LoadedSubmission
+    submission: Any  # algoperf_ray.submission.loader.LoadedSubmission
     backend: Backend
     clock: Clock
     hooks: RunnerHooks

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from algoperf_ray import rng as rng_lib
+from algoperf_ray.workload import rng as rng_lib
 
 MIN_AHEAD, FIRST_AHEAD, MAX_AHEAD = 64, 4096, 8192
 

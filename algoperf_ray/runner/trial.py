@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def _hparams(config: TrialConfig) -> Any:
     if config.hparams is None:
         return None
-    from algoperf_ray.search_space import make_hparams
+    from algoperf_ray.submission.search_space import make_hparams
 
     return make_hparams(config.hparams)
 
@@ -112,8 +112,8 @@ def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
 
 def load_trial_objects(config: TrialConfig) -> tuple[Any, Any]:
     """The workload instance and the loaded submission named by ``config``."""
-    from algoperf_ray.registry import load_workload
-    from algoperf_ray.submission import load_submission
+    from algoperf_ray.benchmark.registry import load_workload
+    from algoperf_ray.submission.loader import load_submission
 
     submission = load_submission(config.submission_path, config.framework)
     workload = load_workload(config.workload, config.framework, data_mode=config.data_mode,

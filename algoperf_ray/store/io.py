@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,49 +45,25 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from algoperf_ray.benchmark.identity import KEY_FIELD_NAMES, InvalidTrialKeyError, TrialKey
 from algoperf_ray.store import schema as S
 
 SEGMENT_PREFIX = "segment-"
 INGEST_SEGMENT = "segment-ingest.parquet"
 
 
+def _validate(key: TrialKey) -> None:
+    """A key that cannot name files is a schema error of the rows being written."""
+    try:
+        key.validate()
+    except InvalidTrialKeyError as e:
+        raise S.SchemaError(str(e)) from None
+
+
 class StoreError(ValueError):
     """The store cannot serve a request; the message names the store and the fix."""
 
 
-@dataclass(frozen=True, order=True)
-class TrialKey:
-    """Identity of one AlgoPerf trial in the store."""
-
-    version: str
-    ruleset: str
-    submission: str
-    framework: str
-    workload: str
-    study: int
-    trial: int
-
-    def partition(self) -> tuple[str, str, str]:
-        return self.version, self.ruleset, self.submission
-
-    def file_name(self) -> str:
-        return f"{self.framework}__{self.workload}__study{self.study}__trial{self.trial}.parquet"
-
-    def file_fields(self) -> dict[str, Any]:
-        return {"framework": self.framework, "workload": self.workload,
-                "study": int(self.study), "trial": int(self.trial)}
-
-    def validate(self) -> TrialKey:
-        for f in ("version", "ruleset", "submission", "framework", "workload"):
-            S.check_name(f, getattr(self, f))
-        if self.ruleset not in ("external", "self"):
-            raise S.SchemaError(f"ruleset {self.ruleset!r} must be 'external' or 'self'")
-        if self.framework not in ("jax", "pytorch"):
-            raise S.SchemaError(f"framework {self.framework!r} must be 'jax' or 'pytorch'")
-        return self
-
-
-KEY_FIELD_NAMES = tuple(f.name for f in fields(TrialKey))
 
 
 @dataclass(frozen=True)
@@ -164,7 +140,7 @@ class Store:
 
     def write_evals(self, key: TrialKey, rows: Sequence[Mapping[str, Any]]) -> None:
         """Replace all eval rows of trial ``key`` with ``rows`` (in eval order)."""
-        key.validate()
+        _validate(key)
         table = S.eval_rows_to_table(key.file_fields(), rows)
         directory = _partition_dir(self.root, "evals", *key.partition())
         for path, rest in self._drop_from_segments(directory, key):
@@ -175,7 +151,7 @@ class Store:
                     error: str | None = None, seed: int | None = None,
                     extra: Mapping | None = None) -> None:
         """Replace the trial row of ``key`` (status, hyperparameters, error, seed)."""
-        key.validate()
+        _validate(key)
         table = S.trial_row_to_table(key.file_fields(), hparams=hparams, status=status,
                                      error=error, seed=seed, extra=extra)
         directory = _partition_dir(self.root, "trials", *key.partition())
@@ -367,8 +343,8 @@ def _file_name(table: str, name: str) -> str:
 
 def _summary(evals: pa.Table, version: str) -> pa.Table | None:
     """The per-trial summary of ``evals`` (None for a version this package lacks)."""
-    from algoperf_ray.scoring import summarize
-    from algoperf_ray.versions import UnknownVersionError, get_version
+    from algoperf_ray.benchmark.versions import UnknownVersionError, get_version
+    from algoperf_ray.scoring.scoring import summarize
 
     try:
         v = get_version(version)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from algoperf_ray.versions import BenchmarkVersion
+from algoperf_ray.benchmark.versions import BenchmarkVersion
 
 
 def synthetic_evals(version: BenchmarkVersion, n_submissions: int, *, studies: int = 3,

@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from algoperf_ray import sharding_jax as jax_sharding_utils
 from algoperf_ray import spec
+from algoperf_ray.workload import sharding_jax as jax_sharding_utils
 
 _GRAD_CLIP_EPS = 1e-6
 

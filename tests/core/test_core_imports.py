@@ -32,19 +32,19 @@ def test_blocker_really_blocks() -> None:
 
 
 def test_core_modules_import_without_frameworks() -> None:
-    modules = ["algoperf_ray", "algoperf_ray.spec", "algoperf_ray.meta", "algoperf_ray.registry",
-               "algoperf_ray.rng", "algoperf_ray.metrics", "algoperf_ray.workload_base",
-               "algoperf_ray.describe", "algoperf_ray.cli"]
-    for optional in ("algoperf_ray.store", "algoperf_ray.scoring", "algoperf_ray.versions",
-                     "algoperf_ray.report", "algoperf_ray.search_space", "algoperf_ray.plan",
-                     "algoperf_ray.submission"):
+    modules = ["algoperf_ray", "algoperf_ray.spec", "algoperf_ray.benchmark.meta", "algoperf_ray.benchmark.registry",
+               "algoperf_ray.workload.rng", "algoperf_ray.workload.metrics", "algoperf_ray.workload.base",
+               "algoperf_ray.benchmark.describe", "algoperf_ray.cli"]
+    for optional in ("algoperf_ray.store", "algoperf_ray.scoring.scoring", "algoperf_ray.benchmark.versions",
+                     "algoperf_ray.scoring.report", "algoperf_ray.submission.search_space", "algoperf_ray.tune.plan",
+                     "algoperf_ray.submission.loader"):
         try:
             __import__(optional)
         except ModuleNotFoundError:
             continue
         modules.append(optional)
     code = "\n".join(f"import {m}" for m in modules)
-    code += "\nfrom algoperf_ray import registry\nregistry.all_workloads()\n"
+    code += "\nfrom algoperf_ray.benchmark import registry\nregistry.all_workloads()\n"
     res = _run(code)
     assert res.returncode == 0, res.stderr
 

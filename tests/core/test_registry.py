@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from algoperf_ray import registry
+from algoperf_ray.benchmark import registry
 from algoperf_ray.cli import app
 
 BASE = ["criteo1tb", "fastmri", "imagenet_resnet", "imagenet_vit", "librispeech_conformer",

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from algoperf_ray import registry, spec
-from algoperf_ray.workload_base import BaseWorkload
+from algoperf_ray import spec
+from algoperf_ray.benchmark import registry
+from algoperf_ray.workload.base import BaseWorkload
 
 
 class _Meta(BaseWorkload):

@@ -42,9 +42,9 @@ def node_kill_scenario(tmp: str) -> None:
     import ray
     from ray.cluster_utils import Cluster
 
-    from algoperf_ray.plan import make_plan, resolve_submission
     from algoperf_ray.store import Store
-    from algoperf_ray.tuning import TuneOptions, run_experiment
+    from algoperf_ray.tune.plan import make_plan, resolve_submission
+    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     node_a = cluster.add_node(num_cpus=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from algoperf_ray.plan import (
+from algoperf_ray.tune.plan import (
     PlanError,
     TrialSpec,
     make_plan,
@@ -40,7 +40,7 @@ def test_external_plan_is_deterministic_and_complete():
 
 
 def test_planning_imports_no_framework_and_no_ray():
-    code = ("import sys; from algoperf_ray.plan import make_plan, resolve_submission; "
+    code = ("import sys; from algoperf_ray.tune.plan import make_plan, resolve_submission; "
             "print(sorted(m for m in ('ray', 'torch', 'jax', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -104,7 +104,7 @@ def test_missing_submission_and_search_space_errors(tmp_path):
 
 
 def test_malformed_search_space_fails_before_anything_starts(tmp_path):
-    from algoperf_ray.search_space import SearchSpaceError
+    from algoperf_ray.submission.search_space import SearchSpaceError
 
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"learning_rate": {"min": 1.0, "max": 0.1, "scaling": "log"}}))

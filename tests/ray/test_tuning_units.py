@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from algoperf_ray.plan import make_plan, resolve_submission
-from algoperf_ray.tuning import (
+from algoperf_ray.tune.plan import make_plan, resolve_submission
+from algoperf_ray.tune.tuning import (
     DRIVER_CPU,
     TuneOptions,
     budget_sec,

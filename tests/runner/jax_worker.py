@@ -15,9 +15,9 @@ os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 
 import jax  # noqa: E402
 
-from algoperf_ray.registry import load_workload  # noqa: E402
+from algoperf_ray.benchmark.registry import load_workload  # noqa: E402
 from algoperf_ray.runner import RunnerHooks, TrialConfig, run_loaded_trial  # noqa: E402
-from algoperf_ray.submission import load_submission  # noqa: E402
+from algoperf_ray.submission.loader import load_submission  # noqa: E402
 
 HP = {"learning_rate": 3e-3, "one_minus_beta1": 0.1, "beta2": 0.999, "weight_decay": 0.01,
       "warmup_factor": 0.05, "label_smoothing": 0.0, "dropout_rate": 0.0}

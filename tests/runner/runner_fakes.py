@@ -16,11 +16,11 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from algoperf_ray import rng as rng_lib
 from algoperf_ray import spec
-from algoperf_ray.meta import BatchField, WorkloadMeta
-from algoperf_ray.metrics import masked_loss_dict
-from algoperf_ray.workload_torch import TorchWorkload, ddp_info
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+from algoperf_ray.workload.metrics import masked_loss_dict
 
 META = WorkloadMeta(
     name="fake", family="fake", target_metric_name="accuracy", validation_target=0.5,
@@ -91,7 +91,7 @@ class FakeTorchWorkload(TorchWorkload):
 
 
 class ScriptedSubmission:
-    """Duck-types ``algoperf_ray.submission.LoadedSubmission`` with scripted costs."""
+    """Duck-types ``algoperf_ray.submission.loader.LoadedSubmission`` with scripted costs."""
 
     path = "<scripted>"
     name = "scripted"

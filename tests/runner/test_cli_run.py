@@ -45,7 +45,7 @@ def test_search_space_trial_k_and_max_steps(tmp_path, repo_root):
     assert res.exit_code == 0, res.output
     assert "target NOT reached" in res.output and "5 steps" in res.output
     (trial,) = Store(store).read_trials().to_pylist()
-    from algoperf_ray.search_space import load_search_space
+    from algoperf_ray.submission.search_space import load_search_space
 
     want = load_search_space(sub / "tuning_search_space.json").draw(3, 0)[2]
     assert trial["trial"] == 2 and json.loads(trial["hparams"]) == pytest.approx(want)

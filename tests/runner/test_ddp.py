@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from runner_fakes import FakeTorchWorkload
 
-from algoperf_ray.rng import to_seed
 from algoperf_ray.runner.loop import split_seed
+from algoperf_ray.workload.rng import to_seed
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,10 +13,10 @@ from types import MappingProxyType
 import pytest
 from runner_fakes import FakeTorchWorkload, ScriptedSubmission, make_meta
 
-from algoperf_ray import rng as rng_lib
 from algoperf_ray.runner import FakeClock, RunnerHooks, TrialConfig, run_loaded_trial
 from algoperf_ray.runner.backend_torch import TorchBackend
 from algoperf_ray.runner.loop import split_seed
+from algoperf_ray.workload import rng as rng_lib
 
 
 def run(*, meta_changes=None, workload_kw=None, hooks=None, clock=None, **kw):
@@ -186,7 +186,7 @@ def test_step_rngs_follow_the_reference_derivation():
 
 
 def test_hyperparameters_have_attribute_access():
-    pytest.importorskip("algoperf_ray.search_space")
+    pytest.importorskip("algoperf_ray.submission.search_space")
     _, sub, _ = run(max_global_steps=1, hparams={"learning_rate": 0.1, "dropout_rate": 0.0})
     assert sub.log[0]["hparams"].learning_rate == 0.1
 

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from algoperf_ray.cli import app
-from algoperf_ray.scoring import ScoringError, ScoringWarning, score_store, speedups
+from algoperf_ray.scoring.scoring import ScoringError, ScoringWarning, score_store, speedups
 
-pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.ScoringWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.scoring.ScoringWarning")
 
 
 def _published(shared_data) -> dict[str, dict[str, float]]:

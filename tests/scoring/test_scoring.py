@@ -8,16 +8,22 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from algoperf_ray.scoring import TAUS, ScoringError, ScoringWarning, score_store, score_table
-from algoperf_ray.store import Store, TrialKey
-from algoperf_ray.store.synthetic import synthetic_evals
-from algoperf_ray.versions import (
+from algoperf_ray.benchmark.versions import (
     UnknownVersionError,
     UnknownVersionWorkloadError,
     get_version,
 )
+from algoperf_ray.scoring.scoring import (
+    TAUS,
+    ScoringError,
+    ScoringWarning,
+    score_store,
+    score_table,
+)
+from algoperf_ray.store import Store, TrialKey
+from algoperf_ray.store.synthetic import synthetic_evals
 
-pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.ScoringWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.scoring.ScoringWarning")
 
 
 def _oracle(df, version, rule):

@@ -8,13 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import algoperf_ray.scoring as scoring
-from algoperf_ray.scoring import score_store, summarize
+import algoperf_ray.scoring.scoring as scoring
+from algoperf_ray.benchmark.versions import get_version
+from algoperf_ray.scoring.scoring import score_store, summarize
 from algoperf_ray.store import Store, TrialKey
 from algoperf_ray.store.synthetic import synthetic_evals, write_synthetic_store
-from algoperf_ray.versions import get_version
 
-pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.ScoringWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::algoperf_ray.scoring.scoring.ScoringWarning")
 
 
 def _key(trial: int, submission: str = "sub") -> TrialKey:

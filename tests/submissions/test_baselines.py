@@ -11,8 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from algoperf_ray.search_space import load_search_space, make_hparams
-from algoperf_ray.submission import load_submission
+from algoperf_ray.submission.loader import load_submission
+from algoperf_ray.submission.search_space import load_search_space, make_hparams
 
 BASELINES = ["nadamw", "adamw", "sgd_momentum", "nesterov"]
 
@@ -86,8 +86,8 @@ import json, sys
 import jax, numpy as np
 sys.path.insert(0, {helper_dir!r})
 import tiny_workloads as tiny
-from algoperf_ray.search_space import make_hparams
-from algoperf_ray.submission import load_submission
+from algoperf_ray.submission.search_space import make_hparams
+from algoperf_ray.submission.loader import load_submission
 assert jax.local_device_count() == 2
 sub = load_submission({path!r})
 params, _, losses = tiny.train(sub, tiny.jax_workload(), make_hparams({point!r}), steps=8)

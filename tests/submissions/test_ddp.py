@@ -12,16 +12,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from algoperf_ray.search_space import make_hparams
-from algoperf_ray.submission import load_submission
+from algoperf_ray.submission.loader import load_submission
+from algoperf_ray.submission.search_space import make_hparams
 
 WORKER = """
 import json, sys
 import torch.distributed as dist
 sys.path.insert(0, {helper_dir!r})
 import tiny_workloads as tiny
-from algoperf_ray.search_space import make_hparams
-from algoperf_ray.submission import load_submission
+from algoperf_ray.submission.search_space import make_hparams
+from algoperf_ray.submission.loader import load_submission
 dist.init_process_group("gloo")
 sub = load_submission({path!r})
 params, _, losses = tiny.train(sub, tiny.torch_workload(), make_hparams({point!r}), steps=8)

@@ -10,7 +10,7 @@ import pytest
 
 from algoperf_ray import compat, spec
 from algoperf_ray.spec import SubmissionError
-from algoperf_ray.submission import find_search_space, load_submission, submission_name
+from algoperf_ray.submission.loader import find_search_space, load_submission, submission_name
 
 GOOD = """
 from algoperf import spec
@@ -47,22 +47,22 @@ def test_aliases_are_the_project_modules_and_install_is_idempotent():
     import algorithmic_efficiency.pytorch_utils
     from algoperf import jax_sharding_utils, param_utils, random_utils
 
-    import algoperf_ray.param_utils
-    import algoperf_ray.pytorch_utils
-    import algoperf_ray.rng
-    import algoperf_ray.sharding_jax
+    import algoperf_ray.compat.param_utils
+    import algoperf_ray.compat.pytorch_utils
+    import algoperf_ray.workload.rng
+    import algoperf_ray.workload.sharding_jax
 
     assert algoperf.spec is spec
-    assert algorithmic_efficiency.pytorch_utils is algoperf_ray.pytorch_utils
-    assert jax_sharding_utils is algoperf_ray.sharding_jax
-    assert param_utils is algoperf_ray.param_utils
-    assert random_utils is algoperf_ray.rng
+    assert algorithmic_efficiency.pytorch_utils is algoperf_ray.compat.pytorch_utils
+    assert jax_sharding_utils is algoperf_ray.workload.sharding_jax
+    assert param_utils is algoperf_ray.compat.param_utils
+    assert random_utils is algoperf_ray.workload.rng
     assert spec.__spec__.name == "algoperf_ray.spec"  # the real module keeps its own spec
     for name in ("get_replicate_sharding", "get_batch_dim_sharding", "shard_along_batch_dim",
                  "replicate", "disp_shard_info", "display_shard_info"):
         assert callable(getattr(jax_sharding_utils, name)), name
     for name in ("pytorch_setup", "pytorch_init", "sync_ddp_time", "update_batch_norm_fn"):
-        assert callable(getattr(algoperf_ray.pytorch_utils, name)), name
+        assert callable(getattr(algoperf_ray.compat.pytorch_utils, name)), name
 
 
 # Names of the public algoperf.spec that submissions use (annotations are
@@ -99,7 +99,7 @@ def test_real_package_wins_over_the_aliases(tmp_path):
 
 
 UNINSTALL = """
-import sys, algoperf_ray.compat as compat, algoperf_ray.submission
+import sys, algoperf_ray.compat as compat, algoperf_ray.submission.loader
 print(any(type(f).__name__ == 'AlgoperfCompatFinder' for f in sys.meta_path))
 compat.install()
 import algoperf.spec

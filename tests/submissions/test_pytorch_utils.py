@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from algoperf_ray import pytorch_utils  # noqa: E402
+from algoperf_ray.compat import pytorch_utils  # noqa: E402
 
 
 def test_pytorch_setup_detects_a_launcher_before_the_process_group(monkeypatch):

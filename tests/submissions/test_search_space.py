@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from algoperf_ray.search_space import (
+from algoperf_ray.submission.search_space import (
     SearchSpaceError,
     load_hparams,
     load_search_space,

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from algoperf_ray import spec
-from algoperf_ray.meta import BatchField, WorkloadMeta
-from algoperf_ray.metrics import masked_loss_dict
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
+from algoperf_ray.workload.metrics import masked_loss_dict
 
 DIM, CLASSES = 16, 4
 
@@ -58,8 +58,8 @@ def jax_workload(data_mode: str = "real") -> Any:
     import jax
     import jax.numpy as jnp
 
-    from algoperf_ray import sharding_jax
-    from algoperf_ray.workload_jax import JaxWorkload
+    from algoperf_ray.workload import sharding_jax
+    from algoperf_ray.workload.base_jax import JaxWorkload
 
     class TinyJax(_TinyData, JaxWorkload):
         def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
@@ -100,7 +100,7 @@ def torch_workload(data_mode: str = "real") -> Any:
     import torch.nn.functional as F
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from algoperf_ray.workload_torch import TorchWorkload, ddp_info
+    from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
 
     class TinyTorch(_TinyData, TorchWorkload):
         def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
@@ -146,7 +146,7 @@ def train(sub: Any, workload: Any, hparams: Any, steps: int, seed: int = 0,
 
     Eval loss on the validation split is recorded before and after training.
     """
-    from algoperf_ray import rng as rng_lib
+    from algoperf_ray.workload import rng as rng_lib
 
     key = rng_lib.PRNGKey(seed)
     params, model_state = workload.init_model_fn(key)

@@ -15,8 +15,8 @@ SMALL = {"vocab_size": 1024}
 
 
 def _eval(framework: str, data_dir: str) -> tuple[float, int]:
-    from algoperf_ray import registry
-    from algoperf_ray import rng as rng_lib
+    from algoperf_ray.benchmark import registry
+    from algoperf_ray.workload import rng as rng_lib
 
     workload = registry.load_workload("criteo1tb", framework, data_mode="real", **SMALL)
     params, state = workload.init_model_fn(rng_lib.PRNGKey(4))

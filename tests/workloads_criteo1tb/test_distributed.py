@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from algoperf_ray import registry
-from algoperf_ray import rng as rng_lib
+from algoperf_ray.benchmark import registry
+from algoperf_ray.workload import rng as rng_lib
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,8 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-
-from workloads.criteo1tb import input_pipeline as ip
+from algoperf_ray.workloads.criteo1tb import input_pipeline as ip
 
 
 def test_split_files_follow_reference_day23_halves(criteo_dir):

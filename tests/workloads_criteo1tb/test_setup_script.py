@@ -99,7 +99,7 @@ def test_prepares_reference_layout_and_validates(repo_root, tmp_path, server):
     _run(mod, tmp_path, url, full=True)  # second run: nothing rewritten, full check passes
     assert {p: p.stat().st_mtime_ns for p in data.iterdir() if p in mtimes} == mtimes
     # The workload pipeline reads what the script wrote.
-    from workloads.criteo1tb import input_pipeline as ip
+    from algoperf_ray.workloads.criteo1tb import input_pipeline as ip
 
     with pytest.raises(FileNotFoundError, match="day_23_19"):  # day 23 has shards 00..13 here
         list(ip.criteo_batches(str(data), "validation", 8, seed=0, train=False))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from algoperf_ray.workloads.digits import data as digits_data
 
-from algoperf_ray.registry import get_meta, load_workload
-from algoperf_ray.workload_base import BaseWorkload
-from workloads.digits import data as digits_data
+from algoperf_ray.benchmark.registry import get_meta, load_workload
+from algoperf_ray.workload.base import BaseWorkload
 
 
 def _host(name: str, mode: str, **kw) -> BaseWorkload:

@@ -17,10 +17,11 @@ import pytest
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
+from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
+
 from algoperf_ray import spec  # noqa: E402
-from algoperf_ray.param_utils import count_params  # noqa: E402
-from algoperf_ray.registry import get_meta, load_workload  # noqa: E402
-from workloads._convert import load_flax_into_torch  # noqa: E402
+from algoperf_ray.benchmark.registry import get_meta, load_workload  # noqa: E402
+from algoperf_ray.compat.param_utils import count_params  # noqa: E402
 
 NAMES = ["digits", "mnist", "cifar"]
 KEY = np.array([0, 3], np.uint32)
@@ -49,7 +50,7 @@ def test_param_kinds_agree_between_frameworks(name):
     jw = load_workload(name, "jax", data_mode="synthetic")
     tw = load_workload(name, "pytorch", data_mode="synthetic")
     tw.init_model_fn(KEY)
-    from algoperf_ray.param_utils import jax_param_shapes, jax_param_types
+    from algoperf_ray.compat.param_utils import jax_param_shapes, jax_param_types
 
     jax_types = jax_param_types(jax_param_shapes(jw.abstract_variables()["params"]))
     j = collections.Counter(jax.tree_util.tree_leaves(jax_types))

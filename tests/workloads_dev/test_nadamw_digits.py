@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from algoperf_ray.registry import get_meta
+from algoperf_ray.benchmark.registry import get_meta
 
 SCRIPT = r"""
 import json, sys

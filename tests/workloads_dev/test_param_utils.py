@@ -1,10 +1,10 @@
-"""Name-based parameter kinds (``algoperf_ray.param_utils``), both naming styles."""
+"""Name-based parameter kinds (``algoperf_ray.compat.param_utils``), both naming styles."""
 
 from __future__ import annotations
 
 import pytest
 
-from algoperf_ray import param_utils as pu
+from algoperf_ray.compat import param_utils as pu
 from algoperf_ray.spec import ParameterType as PT
 from algoperf_ray.spec import ShapeTuple
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from algoperf_ray.workloads.ogbg import input_pipeline as ip
+from algoperf_ray.workloads.ogbg import metrics
+from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
-from algoperf_ray import registry, spec
-from algoperf_ray import rng as rng_lib
-from workloads.ogbg import input_pipeline as ip
-from workloads.ogbg import metrics
-from workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
+from algoperf_ray import spec
+from algoperf_ray.benchmark import registry
+from algoperf_ray.workload import rng as rng_lib
 
 
 def _real(framework: str):
@@ -22,9 +23,8 @@ def _torch_model(w, params):
     if w.framework == "pytorch":
         return params
     import torch
-
-    from workloads.ogbg import convert
-    from workloads.ogbg.ogbg_torch import GNN
+    from algoperf_ray.workloads.ogbg import convert
+    from algoperf_ray.workloads.ogbg.ogbg_torch import GNN
 
     cfg = w.model_config
     model = GNN(activation=cfg["activation"], latent_dim=cfg["latent_dim"],

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from workloads.ogbg import metrics
+from algoperf_ray.workloads.ogbg import metrics
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -14,15 +14,15 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from workloads.ogbg import input_pipeline as ip
-from workloads.ogbg import metrics
+from algoperf_ray.workloads.ogbg import input_pipeline as ip
+from algoperf_ray.workloads.ogbg import metrics
 
 JAX_SCRIPT = textwrap.dedent("""
     import json, numpy as np, jax
-    from algoperf_ray import registry, rng
-    from workloads.ogbg import input_pipeline as ip
-    from workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
+    from algoperf_ray.benchmark import registry
+    from algoperf_ray.workload import rng
+    from algoperf_ray.workloads.ogbg import input_pipeline as ip
+    from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
     w = registry.load_workload("ogbg", "jax", data_mode="synthetic", **REDUCED_SIZE_KWARGS["ogbg"])
     params, _ = w.init_model_fn(rng.PRNGKey(0))
     host = next(ip.batch_graphs(ip.synthetic_graphs(1), 16, w._num_shards(), pad_last=True))
@@ -39,8 +39,9 @@ JAX_SCRIPT = textwrap.dedent("""
 
 DDP_SCRIPT = textwrap.dedent("""
     import json, os, sys, torch, torch.distributed as dist
-    from algoperf_ray import registry, rng
-    from workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
+    from algoperf_ray.benchmark import registry
+    from algoperf_ray.workload import rng
+    from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
     rank = int(sys.argv[1])
     dist.init_process_group("gloo", rank=rank, world_size=2)
     torch.set_num_threads(1)
@@ -72,9 +73,9 @@ def test_jax_four_devices_equal_shards_run_alone() -> None:
 @pytest.mark.slow
 def test_torch_ddp_eval_gathers_all_shards(tmp_path) -> None:
     import torch
+    from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
-    from algoperf_ray import registry
-    from workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
+    from algoperf_ray.benchmark import registry
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

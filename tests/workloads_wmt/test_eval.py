@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from algoperf_ray.workloads.wmt import convert, decode
+from algoperf_ray.workloads.wmt.workload import bleu_from_statistics, bleu_statistics
 
-from algoperf_ray import registry
-from algoperf_ray import rng as rng_lib
-from workloads.wmt import convert, decode
-from workloads.wmt.workload import bleu_from_statistics, bleu_statistics
+from algoperf_ray.benchmark import registry
+from algoperf_ray.workload import rng as rng_lib
 
 
 def _scripted(target: list[int], vocab: int = 16):
@@ -96,7 +96,7 @@ def test_eval_end_to_end_on_real_format_data_agrees_across_frameworks(wmt_data_d
 
 
 def test_synthetic_eval_has_real_shapes_and_scores_id_strings():
-    from workloads.wmt.metadata import REDUCED_SIZE_KWARGS
+    from algoperf_ray.workloads.wmt.metadata import REDUCED_SIZE_KWARGS
 
     wl = registry.load_workload("wmt", "pytorch", data_mode="synthetic",
                                 **REDUCED_SIZE_KWARGS["wmt"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from algoperf_ray.workloads.wmt import convert
+from algoperf_ray.workloads.wmt.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
-from algoperf_ray import registry, spec
-from algoperf_ray import rng as rng_lib
-from workloads.wmt import convert
-from workloads.wmt.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
+from algoperf_ray import spec
+from algoperf_ray.benchmark import registry
+from algoperf_ray.workload import rng as rng_lib
 
 VARIANTS = [w.name for w in WORKLOADS]
 FRAMEWORKS = ["jax", "pytorch"]
@@ -18,7 +19,7 @@ FRAMEWORKS = ["jax", "pytorch"]
 @pytest.mark.parametrize("name", VARIANTS)
 def test_full_size_param_count_matches_reference(name, framework):
     """Counted without allocating (jax.eval_shape / torch meta device)."""
-    from algoperf_ray.describe import describe
+    from algoperf_ray.benchmark.describe import describe
 
     facts = describe(name, framework)
     assert facts["num_params"] == registry.get_meta(name).num_params

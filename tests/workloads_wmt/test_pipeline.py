@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from workloads.wmt import input_pipeline
+from algoperf_ray.workloads.wmt import input_pipeline
 
 
 def test_pack_group_matches_the_reference_example():
@@ -55,7 +54,7 @@ def test_missing_tokenizer_error_names_the_setup_script(tmp_path):
 
 
 def test_real_train_batches_are_packed_from_tfds(wmt_data_dir, wmt_facts):
-    from algoperf_ray import registry
+    from algoperf_ray.benchmark import registry
 
     wl = registry.load_workload("wmt", "jax", data_mode="real", **wmt_facts.tiny)
     batch = next(wl.host_batches("train", 0, str(wmt_data_dir), 4, train=True))
@@ -73,7 +72,7 @@ def test_real_train_batches_are_packed_from_tfds(wmt_data_dir, wmt_facts):
 
 
 def test_real_eval_batches_cover_the_split_once(wmt_data_dir, wmt_facts):
-    from algoperf_ray import registry
+    from algoperf_ray.benchmark import registry
 
     wl = registry.load_workload("wmt", "pytorch", data_mode="real", **wmt_facts.tiny)
     batches = list(wl.host_batches("validation", 0, str(wmt_data_dir), 4, train=False))

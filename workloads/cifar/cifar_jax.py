@@ -23,10 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax.numpy as jnp
+from algoperf_ray.workloads._classifier_jax import JaxClassifier
+from algoperf_ray.workloads.cifar.workload import CifarData
 from flax import linen as nn
-
-from workloads._classifier_jax import JaxClassifier
-from workloads.cifar.workload import CifarData
 
 
 class ResNetBlock(nn.Module):

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+from algoperf_ray.workloads._classifier_torch import TorchClassifier, lecun_normal_
+from algoperf_ray.workloads.cifar.workload import CifarData
 from torch import nn
-
-from workloads._classifier_torch import TorchClassifier, lecun_normal_
-from workloads.cifar.workload import CifarData
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:

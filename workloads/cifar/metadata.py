@@ -1,6 +1,6 @@
 """Benchmark facts for the cifar family (current AlgoPerf version, v0.6)."""
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 WORKLOADS = [
@@ -19,8 +19,8 @@ WORKLOADS = [
         num_validation_examples=5000,
         num_test_examples=10000,
         eval_batch_size=1024,
-        jax_class="workloads.cifar.cifar_jax:CifarJaxWorkload",
-        torch_class="workloads.cifar.cifar_torch:CifarTorchWorkload",
+        jax_class="algoperf_ray.workloads.cifar.cifar_jax:CifarJaxWorkload",
+        torch_class="algoperf_ray.workloads.cifar.cifar_torch:CifarTorchWorkload",
         batch_fields={"inputs": BatchField((32, 32, 3), "float32"),
                       "targets": BatchField((), "int32", high=10)},
         # Reference ResNet-18 (CIFAR stem: 3x3 conv, no max-pool), 10 classes.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from workloads import _tfds
+from algoperf_ray.workloads import _tfds
 
 CROP_SIZE = 32
 PADDING_SIZE = 4  # total over both sides, as in the reference

@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from algoperf_ray.workloads.criteo1tb import models_torch
+from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkloadBase
 from torch import nn
 
-from algoperf_ray import metrics as metrics_lib
-from algoperf_ray import param_utils, spec
-from algoperf_ray import rng as rng_lib
-from algoperf_ray.workload_torch import TorchWorkload, ddp_info
-from workloads.criteo1tb import models_torch
-from workloads.criteo1tb.workload import Criteo1TbWorkloadBase
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import metrics as metrics_lib
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
 
 _MODEL_FIELDS = ("vocab_size", "mlp_bottom_dims", "mlp_top_dims", "embed_dim",
                  "use_layer_norm", "embedding_init_multiplier")

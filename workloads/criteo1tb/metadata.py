@@ -14,7 +14,7 @@ arguments (``vocab_size=...``) override them for small CPU-sized models.
 
 import math
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 NUM_DENSE_FEATURES = 13
@@ -69,8 +69,8 @@ def _meta(name: str, val: float, test: float, model_kwargs: dict, num_params: in
         num_validation_examples=_NUM_VALIDATION,
         num_test_examples=95_000_000,
         eval_batch_size=_EVAL_BATCH_SIZE,
-        jax_class="workloads.criteo1tb.criteo1tb_jax:Criteo1TbJaxWorkload",
-        torch_class="workloads.criteo1tb.criteo1tb_torch:Criteo1TbTorchWorkload",
+        jax_class="algoperf_ray.workloads.criteo1tb.criteo1tb_jax:Criteo1TbJaxWorkload",
+        torch_class="algoperf_ray.workloads.criteo1tb.criteo1tb_torch:Criteo1TbTorchWorkload",
         base=base,
         batch_fields=_BATCH_FIELDS,
         num_params=num_params,

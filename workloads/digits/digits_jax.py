@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from algoperf_ray.workloads._classifier_jax import JaxClassifier
+from algoperf_ray.workloads.digits.workload import DigitsData
 from flax import linen as nn
-
-from workloads._classifier_jax import JaxClassifier
-from workloads.digits.workload import DigitsData
 
 
 class DigitsMLP(nn.Module):

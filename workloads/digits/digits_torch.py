@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from algoperf_ray.workloads._classifier_torch import TorchClassifier, lecun_normal_
+from algoperf_ray.workloads.digits.workload import DigitsData
 from torch import nn
-
-from workloads._classifier_torch import TorchClassifier, lecun_normal_
-from workloads.digits.workload import DigitsData
 
 
 class DigitsMLP(nn.Module):

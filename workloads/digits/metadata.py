@@ -23,7 +23,7 @@ point (batch 64): PyTorch reached the target at 0.99 s of submission time
 the 45 s self-tuning budget (tests/workloads_dev/test_nadamw_digits.py).
 """
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 WORKLOADS = [
@@ -42,8 +42,8 @@ WORKLOADS = [
         num_validation_examples=250,
         num_test_examples=250,
         eval_batch_size=250,
-        jax_class="workloads.digits.digits_jax:DigitsJaxWorkload",
-        torch_class="workloads.digits.digits_torch:DigitsTorchWorkload",
+        jax_class="algoperf_ray.workloads.digits.digits_jax:DigitsJaxWorkload",
+        torch_class="algoperf_ray.workloads.digits.digits_torch:DigitsTorchWorkload",
         batch_fields={"inputs": BatchField((64,), "float32"),
                       "targets": BatchField((), "int32", high=10)},
         num_params=64 * 128 + 128 + 128 * 10 + 10,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from workloads import _tfds
-from workloads.digits import data
+from algoperf_ray.workloads.digits import data
+
+from algoperf_ray.workloads import _tfds
 
 
 class DigitsData:

@@ -1,6 +1,6 @@
 """Benchmark facts for the librispeech_deepspeech family (current AlgoPerf version, v0.6)."""
 
-from algoperf_ray.meta import WorkloadMeta
+from algoperf_ray.benchmark.meta import WorkloadMeta
 from algoperf_ray.spec import LossType
 
 WORKLOADS = [

@@ -1,6 +1,6 @@
 """Benchmark facts for the mnist family (current AlgoPerf version, v0.6)."""
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 WORKLOADS = [
@@ -19,8 +19,8 @@ WORKLOADS = [
         num_validation_examples=10000,
         num_test_examples=10000,
         eval_batch_size=10000,
-        jax_class="workloads.mnist.mnist_jax:MnistJaxWorkload",
-        torch_class="workloads.mnist.mnist_torch:MnistTorchWorkload",
+        jax_class="algoperf_ray.workloads.mnist.mnist_jax:MnistJaxWorkload",
+        torch_class="algoperf_ray.workloads.mnist.mnist_torch:MnistTorchWorkload",
         batch_fields={"inputs": BatchField((28, 28, 1), "float32"),
                       "targets": BatchField((), "int32", high=10)},
         # Reference MLP: 784*128 + 128 + 128*10 + 10.

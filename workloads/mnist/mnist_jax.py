@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from algoperf_ray.workloads._classifier_jax import JaxClassifier
+from algoperf_ray.workloads.mnist.workload import MnistData
 from flax import linen as nn
-
-from workloads._classifier_jax import JaxClassifier
-from workloads.mnist.workload import MnistData
 
 
 class MnistMLP(nn.Module):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from algoperf_ray.workloads._classifier_torch import TorchClassifier, lecun_normal_
+from algoperf_ray.workloads.mnist.workload import MnistData
 from torch import nn
-
-from workloads._classifier_torch import TorchClassifier, lecun_normal_
-from workloads.mnist.workload import MnistData
 
 
 class MnistMLP(nn.Module):

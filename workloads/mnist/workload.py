@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from workloads import _tfds
+from algoperf_ray.workloads import _tfds
 
 
 def tfds_split(split: str, num_train: int, num_validation: int) -> str:

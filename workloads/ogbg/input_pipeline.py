@@ -22,8 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from workloads.ogbg.metadata import (
+from algoperf_ray.workloads.ogbg.metadata import (
     AVG_EDGES_PER_GRAPH,
     AVG_NODES_PER_GRAPH,
     EDGE_FEATURES,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 NUM_TASKS = 128
@@ -84,8 +84,8 @@ _BASE = WorkloadMeta(
     num_validation_examples=43793,
     num_test_examples=43793,
     eval_batch_size=32768,
-    jax_class="workloads.ogbg.ogbg_jax:OgbgJaxWorkload",
-    torch_class="workloads.ogbg.ogbg_torch:OgbgTorchWorkload",
+    jax_class="algoperf_ray.workloads.ogbg.ogbg_jax:OgbgJaxWorkload",
+    torch_class="algoperf_ray.workloads.ogbg.ogbg_torch:OgbgTorchWorkload",
     batch_fields=BATCH_FIELDS,
     num_params=num_params(**BASE_MODEL),
     model_kwargs=BASE_MODEL,

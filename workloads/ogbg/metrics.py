@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from algoperf_ray.metrics import sigmoid_cross_entropy_np
+from algoperf_ray.workload.metrics import sigmoid_cross_entropy_np
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -13,12 +13,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from algoperf_ray.workloads.ogbg import input_pipeline
+from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
+from algoperf_ray.workloads.ogbg.workload import OgbgWorkloadMixin
 
-from algoperf_ray import param_utils, sharding_jax, spec
-from algoperf_ray.workload_jax import JaxWorkload
-from workloads.ogbg import input_pipeline
-from workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
-from workloads.ogbg.workload import OgbgWorkloadMixin
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workload.base_jax import JaxWorkload
 
 DROPOUT_RATE = 0.1
 _ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}  # nn.gelu: tanh approx.

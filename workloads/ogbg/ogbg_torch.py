@@ -14,14 +14,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from algoperf_ray.workloads.ogbg import input_pipeline
+from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
+from algoperf_ray.workloads.ogbg.workload import OgbgWorkloadMixin
 from torch import nn
 
-from algoperf_ray import param_utils, spec
-from algoperf_ray import rng as rng_lib
-from algoperf_ray.workload_torch import TorchWorkload, ddp_info
-from workloads.ogbg import input_pipeline
-from workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
-from workloads.ogbg.workload import OgbgWorkloadMixin
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
 
 DROPOUT_RATE = 0.1
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU}

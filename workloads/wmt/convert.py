@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-from workloads.wmt.config import ModelConfig
+from algoperf_ray.workloads.wmt.config import ModelConfig
 
 
 def _mlp(prefix_flax: str, prefix_torch: str, glu: bool) -> list[tuple[str, str, str]]:

@@ -10,7 +10,7 @@ Variants only change model options (``model_kwargs``) and targets.
 
 from dataclasses import replace
 
-from algoperf_ray.meta import BatchField, WorkloadMeta
+from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.spec import LossType
 
 SEQ_LEN = 256
@@ -45,8 +45,8 @@ _BASE = WorkloadMeta(
     num_validation_examples=3000,
     num_test_examples=3003,
     eval_batch_size=128,
-    jax_class="workloads.wmt.wmt_jax:WmtJaxWorkload",
-    torch_class="workloads.wmt.wmt_torch:WmtTorchWorkload",
+    jax_class="algoperf_ray.workloads.wmt.wmt_jax:WmtJaxWorkload",
+    torch_class="algoperf_ray.workloads.wmt.wmt_torch:WmtTorchWorkload",
     batch_fields=BATCH_FIELDS,
     num_params=133_521_408,
     model_kwargs={"pre_ln": True, "attention_temp": 1.0, "activation": "relu", "glu": False},

@@ -15,9 +15,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from algoperf_ray.workloads.wmt.config import ModelConfig
 from torch import Tensor, nn
-
-from workloads.wmt.config import ModelConfig
 
 _NEG = -1e10
 

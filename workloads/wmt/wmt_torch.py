@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from algoperf_ray.workloads.wmt import models_torch
+from algoperf_ray.workloads.wmt.workload import BaseWmtWorkload
 
-from algoperf_ray import param_utils, spec
-from algoperf_ray import rng as rng_lib
-from algoperf_ray.workload_torch import TorchWorkload, ddp_info
-from workloads.wmt import models_torch
-from workloads.wmt.workload import BaseWmtWorkload
+from algoperf_ray import spec
+from algoperf_ray.compat import param_utils
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
 
 # model keyword -> batch key (packed training batches; absent in eval batches)
 _PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from algoperf_ray.benchmark.versions import BenchmarkVersion, check_ruleset, get_version
 from algoperf_ray.store.io import with_submission
 from algoperf_ray.store.schema import SUMMARY_SCHEMA
-from algoperf_ray.versions import BenchmarkVersion, check_ruleset, get_version
 
 if TYPE_CHECKING:
     from algoperf_ray.store import Store

@@ -124,7 +124,7 @@ def resolve_submission(path: str | Path, framework: str,
 
 def check_workloads(names: list[str], framework: str) -> list[str]:
     """Validate workload names against the registry and ``framework``."""
-    from algoperf_ray.registry import check_framework, get_meta
+    from algoperf_ray.benchmark.registry import check_framework, get_meta
 
     check_framework(framework)
     if not names:
@@ -145,7 +145,7 @@ def _hparam_studies(ref: SubmissionRef, ruleset: str, studies: int, trials: int,
     if ref.search_space is None:
         raise PlanError(f"submission {ref.name!r} ({ref.path}) has no {SEARCH_SPACE_FILE}; "
                         f"external tuning needs one: pass --search-space JSON")
-    from algoperf_ray.search_space import load_search_space, split_into_studies
+    from algoperf_ray.submission.search_space import load_search_space, split_into_studies
 
     space = load_search_space(ref.search_space)  # malformed: clear error here
     return split_into_studies(space, studies, trials, seed)

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from algoperf_ray.meta import WorkloadMeta
+from algoperf_ray.benchmark.meta import WorkloadMeta
 
 FRAMEWORKS = ("jax", "pytorch")
 
@@ -31,16 +31,16 @@ class UnknownFrameworkError(ValueError):
 @functools.cache
 def all_workloads() -> dict[str, WorkloadMeta]:
     """Every declared workload, by name (base workloads, variants, dev ones)."""
-    import workloads as pkg
+    import algoperf_ray.workloads as pkg
 
     found: dict[str, WorkloadMeta] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if not info.ispkg or info.name.startswith("_"):
             continue
         try:
-            module = importlib.import_module(f"workloads.{info.name}.metadata")
+            module = importlib.import_module(f"algoperf_ray.workloads.{info.name}.metadata")
         except ModuleNotFoundError as e:
-            if e.name == f"workloads.{info.name}.metadata":
+            if e.name == f"algoperf_ray.workloads.{info.name}.metadata":
                 continue
             raise
         for meta in getattr(module, "WORKLOADS", ()):

@@ -11,8 +11,8 @@ import dataclasses
 import math
 from typing import Any
 
-from algoperf_ray import registry
-from algoperf_ray.meta import WorkloadMeta
+from algoperf_ray.benchmark import registry
+from algoperf_ray.benchmark.meta import WorkloadMeta
 
 
 def metadata_facts(meta: WorkloadMeta) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def metadata_facts(meta: WorkloadMeta) -> dict[str, Any]:
 def _jax_shapes(workload: Any) -> dict[str, list[int]]:
     import jax
 
-    from algoperf_ray import rng as rng_lib
+    from algoperf_ray.workload import rng as rng_lib
 
     params, _ = jax.eval_shape(workload.init_model_fn, rng_lib.PRNGKey(0))
     flat = jax.tree_util.tree_flatten_with_path(params)[0]
@@ -55,7 +55,7 @@ def _jax_shapes(workload: Any) -> dict[str, list[int]]:
 def _torch_shapes(workload: Any) -> dict[str, list[int]]:
     import torch
 
-    from algoperf_ray import rng as rng_lib
+    from algoperf_ray.workload import rng as rng_lib
 
     try:
         with torch.device("meta"):

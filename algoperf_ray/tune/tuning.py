@@ -11,7 +11,7 @@ attempt. Whether Tune retries a trial after a node loss or the experiment is
 restored after a driver crash, the runner finds the newest checkpoint there,
 resumes and counts one more preemption.
 
-Only this module and :mod:`algoperf_ray.train_ray` import Ray.
+Only this module and :mod:`algoperf_ray.tune.train_ray` import Ray.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from algoperf_ray.plan import SELF_TUNING_BUDGET_FACTOR, TrialSpec
 from algoperf_ray.runner.checkpoint import join_path
+from algoperf_ray.tune.plan import SELF_TUNING_BUDGET_FACTOR, TrialSpec
 
 # Train V2's preemption watcher logs a noisy error on every local run.
 RAY_ENV_DEFAULTS = {
@@ -99,7 +99,7 @@ def trial_config(spec: TrialSpec, opts: TuneOptions) -> Any:
 
 def target_of(spec: TrialSpec) -> tuple[str, float, bool]:
     """(eval-row column, target value, minimise?) of the trial's workload."""
-    from algoperf_ray.registry import get_meta
+    from algoperf_ray.benchmark.registry import get_meta
 
     meta = get_meta(spec.workload)
     return f"validation/{meta.target_metric_name}", meta.validation_target, meta.minimize
@@ -107,7 +107,7 @@ def target_of(spec: TrialSpec) -> tuple[str, float, bool]:
 
 def budget_sec(spec: TrialSpec, opts: TuneOptions) -> float:
     """The trial's runtime budget in submission seconds (self-tuning: x1.5)."""
-    from algoperf_ray.registry import get_meta
+    from algoperf_ray.benchmark.registry import get_meta
 
     base = opts.max_runtime_sec or get_meta(spec.workload).max_runtime_sec
     return base * (SELF_TUNING_BUDGET_FACTOR if spec.ruleset == "self" else 1.0)
@@ -327,7 +327,7 @@ def tune_trial(config: dict[str, Any]) -> None:
     spec = TrialSpec.from_dict(config["spec"])
     opts = TuneOptions(**config["options"])
     if opts.wants_train(spec.framework):
-        from algoperf_ray.train_ray import run_with_train
+        from algoperf_ray.tune.train_ray import run_with_train
 
         result = run_with_train(spec, opts, report=tune.report)
     else:

@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from algoperf_ray import sharding_jax
-from algoperf_ray.workload_base import BaseWorkload, NumpyBatch
+from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
 
 
 class JaxWorkload(BaseWorkload):

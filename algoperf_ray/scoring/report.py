@@ -15,7 +15,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from algoperf_ray.scoring import ScoreResult
+from algoperf_ray.scoring.scoring import ScoreResult
 
 
 def _fmt_time(seconds: float) -> str:

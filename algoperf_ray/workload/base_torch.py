@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from algoperf_ray.workload_base import BaseWorkload, NumpyBatch
+from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
 
 
 def ddp_info() -> tuple[bool, int, int]:

@@ -21,8 +21,8 @@ import os
 import threading
 from typing import Any
 
-from algoperf_ray.plan import TrialSpec
-from algoperf_ray.tuning import (
+from algoperf_ray.tune.plan import TrialSpec
+from algoperf_ray.tune.tuning import (
     DRIVER_CPU,
     RAY_ENV_DEFAULTS,
     TuneHooks,

@@ -3,7 +3,7 @@
 A workload family writes its data pipeline once, as host numpy batches
 (:meth:`BaseWorkload._real_batches`), and its eval metrics once, over numpy
 (:meth:`BaseWorkload._normalize_eval_metrics`). Framework leaf classes
-(:mod:`algoperf_ray.workload_jax`, :mod:`algoperf_ray.workload_torch`) only
+(:mod:`algoperf_ray.workload.base_jax`, :mod:`algoperf_ray.workload.base_torch`) only
 move batches onto devices and compute per-batch summed metrics.
 
 ``data_mode="synthetic"`` swaps the real pipeline for random batches of the
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from algoperf_ray import rng as rng_lib
 from algoperf_ray import spec
-from algoperf_ray.meta import WorkloadMeta
-from algoperf_ray.metrics import normalize_by_count, sum_metrics
+from algoperf_ray.benchmark.meta import WorkloadMeta
+from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workload.metrics import normalize_by_count, sum_metrics
 
 DATA_MODES = ("real", "synthetic")
 NumpyBatch = dict[str, np.ndarray]
@@ -179,7 +179,7 @@ class _RepeatingEval:
 
 
 def random_field(gen: np.random.Generator, field: Any, batch: int) -> np.ndarray:
-    """One random array for a :class:`~algoperf_ray.meta.BatchField`."""
+    """One random array for a :class:`~algoperf_ray.benchmark.meta.BatchField`."""
     shape = (batch, *field.shape)
     dtype = np.dtype(field.dtype)
     if np.issubdtype(dtype, np.integer) or dtype == np.bool_:

@@ -137,7 +137,7 @@ def _v05() -> BenchmarkVersion:
 
 
 def _v06() -> BenchmarkVersion:
-    from algoperf_ray.registry import all_workloads
+    from algoperf_ray.benchmark.registry import all_workloads
 
     table = {}
     for name, meta in all_workloads().items():

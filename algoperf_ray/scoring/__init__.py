@@ -1,0 +1,1 @@
+"""Scoring and reporting: trial summaries, the leaderboard, performance profiles, speedups."""

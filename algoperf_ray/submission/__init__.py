@@ -1,0 +1,1 @@
+"""Loading submissions the way the reference runner does, and their search spaces."""

@@ -1,0 +1,1 @@
+"""What every workload shares: the framework-neutral base, placements, metrics and RNG helpers."""
