@@ -61,6 +61,10 @@ class WorkloadMeta:
     # Model-construction options (variants switch activations, sizes, ...).
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # A benchmark workload whose batch size stands in for this one when a
+    # submission's get_batch_size knows only the benchmark's names (dev
+    # workloads: digits -> mnist, the reference's own dev workload).
+    batch_size_stand_in: str | None = None
 
     @property
     def minimize(self) -> bool:

@@ -14,8 +14,10 @@ the file and says how to fix it.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -140,14 +142,63 @@ def _import_error_message(path: Path, err: BaseException) -> str:
     missing = getattr(err, "name", None) if isinstance(err, ModuleNotFoundError) else None
     if missing and missing.partition(".")[0] in compat.ROOTS:
         msg += (f" algoperf-ray provides only these modules of the public package: "
-                f"{', '.join(compat.provided_modules())}.")
+                f"{', '.join(compat.provided_modules())}. Install the reference package "
+                f"(pip install -e <algorithmic-efficiency checkout>) if the submission needs "
+                f"another one.")
     elif missing:
-        msg += f" Install the package that provides {missing!r} (pip install ...)."
+        msg += (f" Module {missing!r} was not found. Likely causes: (1) a package that is not "
+                f"installed (pip install the one that provides {missing!r}); (2) a module of "
+                f"your repository that is not on sys.path: run from your repository's root "
+                f"(the working directory {os.getcwd()} is searched, as the reference's runner "
+                f"does) or add its folder to PYTHONPATH; (3) a module that only the reference "
+                f"package provides (algoperf-ray aliases: "
+                f"{', '.join(compat.provided_modules())}).")
     return msg
 
 
+def _package_module(path: Path) -> tuple[Path, str] | None:
+    """(folder above the package, dotted module name) for a file inside a package.
+
+    The reference's runner imports a submission as a module of its package, so
+    relative imports (``from .utils import x``) work; a file in a folder with
+    no ``__init__.py`` has no package and is loaded by path.
+    """
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return (folder, ".".join(parts)) if len(parts) > 1 else None
+
+
+def _append_path(folder: str) -> None:
+    """Searched last, so it never shadows an installed package (``jax/`` folders)."""
+    if folder not in sys.path:
+        sys.path.append(folder)
+
+
 def _import_file(path: Path) -> ModuleType:
+    """Import the submission as the reference's runner does.
+
+    The working directory joins ``sys.path`` (the reference runs from its
+    repository's root, so ``from submissions.x import y`` resolves there), and
+    a file inside a package is imported by its dotted name.
+    """
     compat.install()
+    _append_path(os.getcwd())
+    package = _package_module(path)
+    if package is not None:
+        root, dotted = package
+        _append_path(str(root))
+        try:
+            return importlib.import_module(dotted)
+        except BaseException as err:  # noqa: BLE001 - any failure becomes one clear error
+            if isinstance(err, KeyboardInterrupt | SystemExit):
+                raise
+            raise SubmissionError(_import_error_message(path, err)) from err
+    return _import_by_path(path)
+
+
+def _import_by_path(path: Path) -> ModuleType:
     name = _module_name(path)
     if name in sys.modules:
         return sys.modules[name]
@@ -172,6 +223,48 @@ def _import_file(path: Path) -> ModuleType:
             sys.path.remove(folder)
             sys.path.append(folder)
     return module
+
+
+def batch_size_names(workload_name: str) -> list[str]:
+    """The names ``get_batch_size`` is asked for, in order.
+
+    As the reference's runner: the workload's own name, then (on
+    ``ValueError``) its base workload's. Then, for our dev workloads, the
+    benchmark workload that stands in for them (``digits`` -> ``mnist``),
+    since public submissions know only the benchmark's names.
+    """
+    from algoperf_ray.benchmark.registry import UnknownWorkloadError, get_meta
+
+    names = [workload_name]
+    try:
+        meta = get_meta(workload_name)
+    except UnknownWorkloadError:
+        return names
+    for other in (meta.base, meta.batch_size_stand_in):
+        if other and other not in names:
+            names.append(other)
+    return names
+
+
+class BatchSizeError(SubmissionError, ValueError):
+    """``get_batch_size`` knows none of the names tried (a ``ValueError``, as the reference's)."""
+
+
+def _batch_size_with_fallback(path: Path, fn: Callable[[str], int]) -> Callable[[str], int]:
+    def get_batch_size(workload_name: str) -> int:
+        errors = []
+        for name in batch_size_names(workload_name):
+            try:
+                return fn(name)
+            except (ValueError, KeyError) as e:
+                errors.append(f"{name!r}: {type(e).__name__}: {e}")
+        raise BatchSizeError(
+            f"submission {path}: get_batch_size knows none of the names tried for workload "
+            f"{workload_name!r} ({'; '.join(errors)}). Add the workload (or its base "
+            f"workload) to get_batch_size.")
+
+    get_batch_size.__wrapped__ = fn  # type: ignore[attr-defined]
+    return get_batch_size
 
 
 def _check_functions(path: Path, module: ModuleType) -> None:
@@ -215,7 +308,7 @@ def load_submission(path: str | Path, framework: str | None = None) -> LoadedSub
     prepare = getattr(module, "prepare_for_eval", None)
     return LoadedSubmission(
         path=str(file), name=submission_name(file),
-        get_batch_size=module.get_batch_size,
+        get_batch_size=_batch_size_with_fallback(file, module.get_batch_size),
         init_optimizer_state=module.init_optimizer_state,
         update_params=module.update_params,
         prepare_for_eval=prepare or _noop_prepare_for_eval,

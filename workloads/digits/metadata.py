@@ -30,6 +30,7 @@ WORKLOADS = [
     WorkloadMeta(
         name="digits",
         family="digits",
+        batch_size_stand_in="mnist",
         target_metric_name="accuracy",
         validation_target=0.97,
         test_target=0.97,
