@@ -125,15 +125,25 @@ def metric_is_minimized(metric_name: str) -> bool:
     return metric_name.split("/")[-1] in MINIMIZED_METRICS
 
 
-def meets_target(metric_name: str, value: float | None, target: float) -> bool:
-    """The scoring rule: ``<=`` for minimised metrics, ``>=`` otherwise.
+def meets_target(metric_name: str, value: Any, target: float | None, *,
+                 strict: bool = False) -> Any:
+    """The one target comparison: ``<=`` for minimised metrics, ``>=`` otherwise.
 
-    Time-to-target (the score) uses this inclusive comparison, as the
-    reference scorer does. Missing or NaN values never meet a target.
+    Time-to-target (the score) uses it inclusive, as the reference scorer
+    does. ``strict=True`` is the reference workloads' stop rule (``<`` /
+    ``>``), used only to decide when training ends; keeping both here means
+    the direction of a metric is decided in one place. ``value`` may be a
+    number or a numpy array (the scorer's columns: an element-wise mask comes
+    back). Missing or NaN values, and a missing target (no test set), never
+    meet a target: NaN fails every comparison.
     """
-    if value is None or value != value:
+    if value is None or target is None:
         return False
-    return value <= target if metric_is_minimized(metric_name) else value >= target
+    if metric_is_minimized(metric_name):
+        hit = value < target if strict else value <= target
+    else:
+        hit = value > target if strict else value >= target
+    return hit if hasattr(hit, "shape") else bool(hit)
 
 
 # --------------------------------------------------------------------------
@@ -277,18 +287,17 @@ class Workload(metaclass=abc.ABCMeta):
         return self._param_types
 
     # ---- targets ----------------------------------------------------------------
-    def _reached(self, eval_result: Mapping[str, float], split: str, target: float) -> bool:
+    def _reached(self, eval_result: Mapping[str, float], split: str,
+                 target: float | None) -> bool:
         """The stop rule: strict ``<`` / ``>``, as the reference workloads define it.
 
         It only decides when training ends (both goals reached); the score
         uses the inclusive :func:`meets_target`.
         """
-        value = eval_result.get(f"{split}/{self.target_metric_name}")
-        if value is None or value != value:  # missing or NaN never reaches a target
-            return False
-        if metric_is_minimized(self.target_metric_name):
-            return value < target
-        return value > target
+        if target is None:  # no such split (the LM workload has no test set): no goal to wait for
+            return True
+        metric = f"{split}/{self.target_metric_name}"
+        return meets_target(metric, eval_result.get(metric), target, strict=True)
 
     def has_reached_validation_target(self, eval_result: Mapping[str, float]) -> bool:
         return self._reached(eval_result, "validation", self.validation_target_value)

@@ -1,7 +1,14 @@
-"""Benchmark ingest and scoring; prints a table (time, peak memory) for the README.
+"""Benchmark ingest and scoring; prints tables (time, peak memory) for the README.
 
     python scripts/bench_scoring.py                 # v0.5 logs + 10/100/1000 submissions
     python scripts/bench_scoring.py --sizes 10,100  # smaller scaling run
+    python scripts/bench_scoring.py --sizes ""      # only the v0.5 logs
+
+The first table puts side by side, on the v0.5 external-tuning logs: the
+reference loader (a re-implementation of how the reference scoring code
+loads logs: ``os.listdir`` down to each trial, ``pandas.read_csv`` per CSV,
+one DataFrame row per trial, concatenated one at a time), our ``ingest`` CLI
+and our ``score`` CLI, each a fresh process, start-up included.
 
 Each measurement runs in a fresh subprocess so its peak RSS is its own. Times
 are the best of ``--repeat`` runs (the machine is shared; the best run is the
@@ -65,6 +72,97 @@ def child_ingest(logs: str, repeat: int) -> dict:
     return {"seconds": t, "cpu": cpu, "peak_mb": _peak_mb(), "rows": reports[-1].rows}
 
 
+def reference_loader(logs: str) -> int:
+    """Load every trial as the reference scoring code does; returns the trial count.
+
+    Written from its documented behaviour (not its code): per submission
+    folder (plus timestamped re-run folders), list studies, workloads and
+    ``trial_*`` folders, read each ``eval_measurements.csv`` with pandas, turn
+    its columns into arrays in one row, and concatenate that row to the
+    growing frame of that submission (one frame per submission, as the
+    reference scores each submission's folder separately).
+    """
+    import glob
+    import re
+
+    import pandas as pd
+
+    stamp = re.compile(r"-\d{4}(-\d{2}){5}$")
+    frames = {}
+    for submission in sorted(os.listdir(logs)):
+        base = os.path.join(logs, submission)
+        if stamp.search(submission):
+            continue
+        frame = pd.DataFrame()
+        for run in [p for p in glob.glob(f"{base}*") if p == base or stamp.search(p)]:
+            for study in os.listdir(run):
+                study_dir = os.path.join(run, study)
+                for workload in os.listdir(study_dir):
+                    wl_dir = os.path.join(study_dir, workload)
+                    if not os.path.isdir(wl_dir):
+                        continue
+                    for trial in os.listdir(wl_dir):
+                        if not re.match(r"^trial_\d+", trial):
+                            continue
+                        try:
+                            df = pd.read_csv(os.path.join(wl_dir, trial,
+                                                          "eval_measurements.csv"))
+                        except FileNotFoundError:
+                            continue
+                        row = {"workload": workload, "trial": (trial, run), "study": study}
+                        row.update({c: df[c].to_numpy() for c in df.columns})
+                        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        frames[submission] = frame
+    return sum(len(f) for f in frames.values())
+
+
+def child_reference(logs: str, repeat: int) -> dict:
+    """One run: the reference loader takes minutes (it concatenates one row at a time)."""
+    trials = []
+    t, cpu = _best(lambda: trials.append(reference_loader(logs)), 1)
+    return {"seconds": t, "cpu": cpu, "peak_mb": _peak_mb(), "trials": trials[0]}
+
+
+def _cli_seconds(args: list[str], repeat: int) -> tuple[float, float]:
+    """Best wall and CPU time of ``algoperf-ray ARGS`` in a fresh process (start-up included)."""
+    best, best_cpu = float("inf"), float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "from algoperf_ray.cli import main; main()",
+                        *args], check=True, capture_output=True, cwd=REPO)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, time.perf_counter() - start)
+        best_cpu = min(best_cpu, after.ru_utime + after.ru_stime - before.ru_utime
+                       - before.ru_stime)
+    return best, best_cpu
+
+
+def side_by_side(logs: str, tmp: str, repeat: int) -> None:
+    """Reference loader vs our ingest CLI vs our score CLI, on the same logs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    ref = _run_child(["reference", logs], repeat)
+    store = f"{tmp}/cli_store"
+    ingest_s = _cli_seconds(["ingest", logs, "--store", store, "--ruleset", "external",
+                             "--version", "0.5"], repeat)
+    score_s = _cli_seconds(["score", "--store", store, "--ruleset", "external", "--version",
+                            "0.5", "--out", f"{tmp}/scores.parquet"], repeat)
+    table = Table(title=f"v0.5 external-tuning logs ({ref['trials']:,} trials); CLIs best of "
+                        f"{repeat}, each a fresh process")
+    for col in ("step", "wall", "CPU", "vs reference loader (wall / CPU)"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    table.add_row("reference loader (pandas.read_csv per CSV)", _secs(ref["seconds"]),
+                  _secs(ref["cpu"]), "1x")
+    table.add_row("algoperf-ray ingest (CLI, start-up included)", _secs(ingest_s[0]),
+                  _secs(ingest_s[1]), f"{ref['seconds'] / ingest_s[0]:.1f}x / "
+                  f"{ref['cpu'] / ingest_s[1]:.1f}x faster (goal >= 10x)")
+    table.add_row("algoperf-ray score (CLI, start-up included)", _secs(score_s[0]),
+                  _secs(score_s[1]), "")
+    Console(width=180).print(table)
+
+
 def child_score(arg: str, repeat: int) -> dict:
     """Score a store, ``arg`` = "VERSION:PATH:MODE", MODE "summaries" or "evals"."""
     from algoperf_ray.scoring.scoring import score_store
@@ -98,8 +196,9 @@ def _secs(t: float) -> str:
     return f"{t * 1e3:.1f} ms" if t < 0.1 else f"{t:.2f} s"
 
 
-def _run_child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
+def _run_child(args: list[str], repeat: int = 5) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *args, "--repeat", str(repeat)],
+                         check=True,
                          capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -110,10 +209,13 @@ def main() -> None:
     p.add_argument("--sizes", default="10,100,1000")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--child", nargs="+")
+    p.add_argument("--only-side-by-side", action="store_true",
+                   help="Print only the reference / ingest / score table.")
     a = p.parse_args()
     if a.child:
         kind, *rest = a.child
-        fn = {"ingest": child_ingest, "score": child_score, "generate": child_generate}[kind]
+        fn = {"ingest": child_ingest, "score": child_score, "generate": child_generate,
+              "reference": child_reference}[kind]
         print(json.dumps(fn(rest[0], a.repeat)))
         return
     from rich.console import Console
@@ -141,6 +243,9 @@ def main() -> None:
         with tarfile.open(a.tar) as tar:
             tar.extractall(tmp, filter="data")
         logs = f"{tmp}/algoperf_v05/logs/external_tuning"
+        side_by_side(logs, tmp, a.repeat)
+        if a.only_side_by_side:
+            return
         r = _run_child(["ingest", logs])
         table.add_row("ingest v0.5 external logs", f"{r['rows']:,}", _secs(r["seconds"]),
                       _secs(r["cpu"]), f"{r['peak_mb']:.0f} MB", "", "", "",
@@ -149,7 +254,7 @@ def main() -> None:
         cells, r = both("0.5", f"{tmp}/store")
         table.add_row("score v0.5 external", f"{r['trials']:,} trials", *cells,
                       "<= 8 ms (reference 0.80 s)")
-    for n in [int(s) for s in a.sizes.split(",")]:
+    for n in [int(s) for s in a.sizes.split(",") if s.strip()]:
         with tempfile.TemporaryDirectory() as tmp:
             rows = _run_child(["generate", f"{n}:{tmp}"])["rows"]
             cells, r = both("0.6", tmp)

@@ -52,7 +52,8 @@ def _specs(n: int, hparams: dict | None = None):
 
 
 def _run(specs, tmp: str, name: str, callbacks=None, **kw) -> tuple[float, list[dict]]:
-    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
+    from algoperf_ray.tune.driver import run_experiment
+    from algoperf_ray.tune.options import TuneOptions
 
     opts = TuneOptions(experiment=name, storage_path=f"{tmp}/ray", store_uri=f"{tmp}/{name}",
                        eval_period_sec=1e9, **kw)
@@ -70,7 +71,7 @@ def _trial_clock():
     """
     from ray import tune
 
-    from algoperf_ray.tune.plan import TrialSpec
+    from algoperf_ray.benchmark.identity import TrialSpec
 
     def trial_id(trial) -> str:
         return TrialSpec.from_dict(trial.config["spec"]).trial_id

@@ -18,7 +18,6 @@ hardware). ``--reduced`` builds each workload with its family's
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import statistics
 import sys
@@ -38,10 +37,7 @@ BENCHMARK_DEVICES = 8
 
 
 def reduced_kwargs(name: str) -> dict[str, Any]:
-    meta = registry.get_meta(name)
-    module = importlib.import_module(f"algoperf_ray.workloads.{meta.family}.metadata")
-    table = getattr(module, "REDUCED_SIZE_KWARGS", {})
-    return dict(table.get(name, table.get(meta.base or "", {})))
+    return registry.reduced_size_kwargs(name)
 
 
 def default_batch_size(name: str, framework: str) -> int:
@@ -121,7 +117,7 @@ def bench_one(name: str, framework: str, reduced: bool, batch_size: int | None,
     ebs = min(eval_batch, workload.eval_batch_size)
     host = next(workload.host_batches("validation", 0, None, ebs, train=False))
     dev = workload._to_device(host, train=False)
-    eval_s = _median_time(lambda: workload._eval_batch(params, state, dev, key), 1, 3)
+    eval_s = _median_time(lambda: workload._eval_one_batch(params, state, dev, key), 1, 3)
     return {"workload": name, "framework": framework, "reduced": reduced, "batch_size": bs,
             "init_s": round(init_s, 3), "train_step_ms": round(1e3 * step_s, 3),
             "train_examples_per_s": round(bs / step_s, 1),

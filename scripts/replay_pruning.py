@@ -39,12 +39,8 @@ def _reached(df: pd.DataFrame, version: str) -> np.ndarray:
     out = np.zeros(len(df), dtype=bool)
     for workload, idx in df.groupby("workload").indices.items():
         t = v.target(workload)
-        if t.metric_column not in df.columns:
-            continue
-        vals = df[t.metric_column].to_numpy(dtype=float)[idx]
-        with np.errstate(invalid="ignore"):
-            hit = vals <= t.validation_target if t.minimize else vals >= t.validation_target
-        out[idx] = hit & np.isfinite(vals)
+        if t.metric_column in df.columns:  # the version's one inclusive rule, per column
+            out[idx] = t.is_met(df[t.metric_column].to_numpy(dtype=float)[idx])
     return out
 
 

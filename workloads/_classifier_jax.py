@@ -2,7 +2,8 @@
 
 digits, mnist and cifar differ only in their Flax module and input shape;
 init, the forward pass (with optional batch-norm state), the masked loss and
-the eval metrics are written here once. Loss masking comes from
+the eval metrics are written here once, as a mixin the leaf puts before its
+family class (no second ``BaseWorkload`` path, so no diamond). Loss masking comes from
 :func:`algoperf_ray.workload.metrics.masked_loss_dict`, the same code the PyTorch leaf
 uses, so both frameworks define the loss identically.
 """
@@ -19,13 +20,18 @@ import optax
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
-from algoperf_ray.workload.base_jax import JaxWorkload
 from algoperf_ray.workload.metrics import masked_loss_dict
 
 
-class JaxClassifier(JaxWorkload):
-    """Subclasses set ``num_classes``/``output_layer`` and build the Flax module."""
+class JaxClassifier:
+    """JAX leaf code of a classifier family, mixed in before the family class.
 
+    ``class MnistJaxWorkload(JaxClassifier, MnistWorkload)``: the family class
+    (a ``BaseWorkload``) brings the data, this mixin the model API. Subclasses
+    set ``num_classes``/``output_layer`` and build the Flax module.
+    """
+
+    framework = "jax"
     num_classes = 10
     output_layer = ""  # top-level params key of the output layer
 

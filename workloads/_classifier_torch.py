@@ -21,8 +21,8 @@ from torch import nn
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
 from algoperf_ray.workload.metrics import masked_loss_dict
+from algoperf_ray.workload.placement_torch import ddp_info
 
 
 def lecun_normal_(module: nn.Module) -> None:
@@ -38,9 +38,13 @@ def lecun_normal_(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class TorchClassifier(TorchWorkload):
-    """Subclasses set ``output_layer`` and build the module in ``build_model``."""
+class TorchClassifier:
+    """PyTorch leaf code of a classifier family, mixed in before the family class.
 
+    Subclasses set ``output_layer`` and build the module in ``build_model``.
+    """
+
+    framework = "pytorch"
     output_layer: tuple[str, ...] = ()  # parameter names of the output layer
 
     def build_model(self) -> nn.Module:

@@ -1,20 +1,30 @@
-"""The one identity of an AlgoPerf trial: :class:`TrialKey`.
+"""The one identity of an AlgoPerf trial: :class:`TrialKey`, and what runs it: :class:`TrialSpec`.
 
 Every layer names a trial the same way: the planner, the runner, Ray Tune
 (trial names and checkpoint folders), the results store (partitions and file
 names) and the scorer. Nothing else builds a trial's id, file name or tuple
-form by hand, so they can never drift apart. Framework-free and
-dependency-free: the store and the planner both import it.
+form by hand, so they can never drift apart. Framework-free: the store, the
+runner and the planner all import it.
+
+The records nest, so each fact has one home:
+
+* :class:`TrialKey`: who the trial is (version, ruleset, submission,
+  framework, workload, study, trial);
+* :class:`TrialSpec`: a key plus what the trial runs (submission path, seed,
+  hyperparameters); the planner's unit, one Ray Tune trial;
+* ``algoperf_ray.runner.TrialConfig``: a spec plus how to run it (data,
+  store, checkpoints, overrides).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, field, fields
 from typing import Any
 
-RULESETS = ("external", "self")
+from algoperf_ray.benchmark.versions import RULESETS
+
 FRAMEWORKS = ("jax", "pytorch")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -81,7 +91,8 @@ class TrialKey:
         for f in ("version", "ruleset", "submission", "framework", "workload"):
             check_name(f, getattr(self, f))
         if self.ruleset not in RULESETS:
-            raise InvalidTrialKeyError(f"ruleset {self.ruleset!r} must be 'external' or 'self'")
+            raise InvalidTrialKeyError(
+                f"ruleset {self.ruleset!r} must be one of: {', '.join(RULESETS)}")
         if self.framework not in FRAMEWORKS:
             raise InvalidTrialKeyError(f"framework {self.framework!r} must be 'jax' or 'pytorch'")
         for f in ("study", "trial"):
@@ -91,3 +102,32 @@ class TrialKey:
 
 
 KEY_FIELD_NAMES = tuple(f.name for f in fields(TrialKey))
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One planned AlgoPerf trial: its key plus what it runs (one Ray Tune trial).
+
+    Plain data (``to_dict``/``from_dict`` round-trip through JSON) because Ray
+    ships it to the trial's process. ``hparams`` is None for self-tuning.
+    """
+
+    key: TrialKey
+    submission_path: str
+    seed: int = 0
+    hparams: dict[str, Any] | None = field(default=None, hash=False, compare=True)
+
+    @property
+    def trial_id(self) -> str:
+        return self.key.trial_id
+
+    @property
+    def study_id(self) -> str:
+        return self.key.study_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialSpec:
+        return cls(**{**d, "key": TrialKey(**d["key"])})

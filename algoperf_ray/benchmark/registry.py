@@ -87,3 +87,15 @@ def load_workload(name: str, framework: str, **kwargs: Any) -> Any:
             f"workload {name!r} has no {framework} implementation here; available: {have}.")
     cls = _import_class(path)
     return cls(meta=meta, **kwargs)
+
+
+def reduced_size_kwargs(name: str) -> dict[str, Any]:
+    """Constructor options of a CPU-sized ``name`` (its family's ``REDUCED_SIZE_KWARGS``).
+
+    A variant without its own entry falls back to its base workload's; a
+    family without the table gets ``{}`` (its full size).
+    """
+    meta = get_meta(name)
+    module = importlib.import_module(f"algoperf_ray.workloads.{meta.family}.metadata")
+    table = getattr(module, "REDUCED_SIZE_KWARGS", {})
+    return dict(table.get(name, table.get(meta.base or "", {})))

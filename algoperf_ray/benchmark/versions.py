@@ -1,15 +1,29 @@
-"""Benchmark versions as data: which workloads count, their targets and budgets.
+"""The rulebook: every rules question is answered by one :class:`BenchmarkVersion`.
 
-The scorer, the runner and the CLI all read this one table, so a version's
-numbers are written once. v0.5 is frozen: its targets come from the published
-``workload_targets_v05.json`` (vendored under ``algoperf_ray/data``) and its
-budgets are the first competition's. The current version (v0.6) is read from
-the workload metadata in ``workloads/*/metadata.py``, the same objects the
-runner trains with.
+Ruleset names, studies and trials per ruleset, a workload's runtime budget
+under a ruleset (the self-tuning factor included), targets and the target
+test, the eval period and the step hint are all read from the version a trial
+was planned under. The planner, the runner, ``run``, ``tune``, ``ingest`` and
+the scorer ask it; nothing else spells a rule.
+
+Versions:
+
+* ``0.5``: frozen. Targets from the published ``workload_targets_v05.json``
+  (vendored under ``algoperf_ray/data``), the first competition's budgets,
+  5 studies and a 3x self-tuning budget.
+* ``0.6`` (current): the eight base workloads of the published v0.6
+  leaderboard, read from ``workloads/*/metadata.py`` (the objects the runner
+  trains with); 3 studies, a 1.5x self-tuning budget.
+* ``0.6-lm``: the reference's current scoring table (``submissions_algorithms``
+  ``scoring/workload_targets.json``), which adds ``finewebedu_lm`` as a ninth
+  base workload. The reference labels that table "0.6" too, but the
+  published v0.6 leaderboard was scored over eight workloads, so reusing the
+  name would silently change every v0.6 score; the suffix says what it adds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -17,7 +31,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from algoperf_ray.spec import metric_is_minimized
+from algoperf_ray.spec import meets_target, metric_is_minimized
 
 CURRENT_VERSION = "0.6"
 RULESETS = ("external", "self")
@@ -28,12 +42,19 @@ _BASE_WORKLOADS = (
     "librispeech_conformer", "librispeech_deepspeech", "ogbg", "wmt",
 )
 
-# v0.5 external-tuning budgets (seconds) of the first competition; the
+# v0.5 budgets (seconds) of the first competition (reference tag v0.5.0); the
 # targets json predates a runtime field, so they are kept here.
 _V05_MAX_RUNTIME_SEC = {
     "criteo1tb": 7703, "fastmri": 8859, "imagenet_resnet": 63_008,
     "imagenet_vit": 77_520, "librispeech_conformer": 61_068,
     "librispeech_deepspeech": 55_506, "ogbg": 18_477, "wmt": 48_151,
+    "mnist": 60, "cifar": 3600,
+}
+# v0.5 eval periods (seconds, reference tag v0.5.0): the same as v0.6's.
+_V05_EVAL_PERIOD_SEC = {
+    "criteo1tb": 120, "fastmri": 80, "imagenet_resnet": 510, "imagenet_vit": 420,
+    "librispeech_conformer": 1440, "librispeech_deepspeech": 1440, "ogbg": 240,
+    "wmt": 840, "mnist": 10, "cifar": 600,
 }
 
 
@@ -58,6 +79,7 @@ class WorkloadTarget:
     max_runtime_sec: float | None
     step_hint: int
     base: str  # the base workload's name (itself for base workloads)
+    eval_period_sec: float | None = None
 
     @property
     def minimize(self) -> bool:
@@ -66,6 +88,10 @@ class WorkloadTarget:
     @property
     def metric_column(self) -> str:
         return f"validation/{self.target_metric_name}"
+
+    def is_met(self, value: float | None) -> bool:
+        """The scoring test: does a validation value count as reaching the target?"""
+        return meets_target(self.target_metric_name, value, self.validation_target)
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,15 @@ class BenchmarkVersion:
     trials: dict[str, int]  # ruleset -> trials per study
     self_tuning_budget_factor: float
 
+    @property
+    def rulesets(self) -> tuple[str, ...]:
+        return RULESETS
+
+    @property
+    def scored_workloads(self) -> tuple[str, ...]:
+        """Every workload a submission must have run to be scored completely."""
+        return self.base_workloads + self.held_out_workloads
+
     def target(self, workload: str) -> WorkloadTarget:
         """The target of ``workload``; the error lists the valid names."""
         if workload not in self.workloads:
@@ -90,26 +125,70 @@ class BenchmarkVersion:
                 f"score with the version the trials were run under.")
         return self.workloads[workload]
 
-    def max_runtime_sec(self, workload: str, ruleset: str = "external") -> float:
-        """The runtime budget; self-tuning gets ``self_tuning_budget_factor`` times it."""
-        budget = self.target(workload).max_runtime_sec
-        if budget is None:
-            raise ValueError(f"version {self.name} records no runtime budget for {workload!r}")
-        return budget * (self.self_tuning_budget_factor if ruleset == "self" else 1.0)
+    def rules_for(self, workload: str) -> WorkloadTarget:
+        """The version's row for ``workload``, else the registered workload's own numbers.
 
-    # Convenience accessors used by the runner.
-    def target_metric_name(self, workload: str) -> str:
-        return self.target(workload).target_metric_name
+        Dev workloads a version does not list (``digits`` under 0.5) still run
+        and prune by their metadata, under this version's ruleset factors.
+        """
+        if workload in self.workloads:
+            return self.workloads[workload]
+        from algoperf_ray.benchmark.registry import get_meta
 
-    def validation_target(self, workload: str) -> float:
-        return self.target(workload).validation_target
+        return _target_of_meta(get_meta(workload))  # unknown names: lists the valid ones
 
-    def step_hint(self, workload: str) -> int:
-        return self.target(workload).step_hint
+    def budget_factor(self, ruleset: str) -> float:
+        """How many times the workload budget a ruleset gets (self-tuning: more)."""
+        check_ruleset(ruleset)
+        return self.self_tuning_budget_factor if ruleset == "self" else 1.0
 
-    @property
-    def scored_workloads(self) -> tuple[str, ...]:
-        return self.base_workloads + self.held_out_workloads
+    def max_runtime_sec(self, workload: str, ruleset: str = "external", *,
+                        runtime_sec: float | None = None) -> float:
+        """The runtime budget of ``workload`` under ``ruleset``: the one budget rule.
+
+        ``runtime_sec`` replaces the table's budget before the ruleset factor
+        is applied: a test's or quickstart's override, or the workload's own
+        number for a workload outside every version (a test's fake).
+        """
+        base = runtime_sec if runtime_sec is not None else self.target(workload).max_runtime_sec
+        if base is None:
+            raise ValueError(f"version {self.name} records no runtime budget for {workload!r}; "
+                             f"pass an explicit runtime budget (--max-runtime)")
+        return float(base) * self.budget_factor(ruleset)
+
+    def eval_period_sec(self, workload: str, *, default: float | None = None) -> float:
+        """Seconds of submission time between evals; ``default`` outside the table."""
+        known = self.workloads.get(workload)
+        period = known.eval_period_sec if known is not None else None
+        period = default if period is None else period
+        if period is None:
+            raise ValueError(f"version {self.name} records no eval period for {workload!r}")
+        return float(period)
+
+    def studies_per_workload(self, ruleset: str) -> int:
+        return self.studies[check_ruleset(ruleset)]
+
+    def trials_per_study(self, ruleset: str) -> int:
+        return self.trials[check_ruleset(ruleset)]
+
+    def scoring_only(self, workloads: tuple[str, ...] | list[str], *,
+                     studies: dict[str, int] | None = None,
+                     trials: dict[str, int] | None = None) -> BenchmarkVersion:
+        """This version's rules, scoring only ``workloads`` (a dev run such as the quickstart).
+
+        Dev workloads the version does not list come with their own numbers
+        (:meth:`rules_for`), so ``tune`` on ``digits`` still gets a real score.
+        """
+        names = tuple(sorted(workloads))
+        table = {**self.workloads, **{w: self.rules_for(w) for w in names}}
+        return dataclasses.replace(
+            self, base_workloads=names, held_out_workloads=(),
+            workloads=MappingProxyType(table), studies={**self.studies, **(studies or {})},
+            trials={**self.trials, **(trials or {})})
+
+    def missing_workloads(self, present: set[str] | frozenset[str]) -> tuple[str, ...]:
+        """Scored workloads absent from ``present`` (a submission's runs): warn on these."""
+        return tuple(w for w in self.scored_workloads if w not in present)
 
 
 def _base_of(name: str, bases: tuple[str, ...]) -> str:
@@ -129,23 +208,30 @@ def _v05() -> BenchmarkVersion:
             name=name, target_metric_name=spec["target_metric_name"],
             validation_target=float(spec["validation_target_value"]),
             max_runtime_sec=_V05_MAX_RUNTIME_SEC.get(base), step_hint=int(spec["step_hint"]),
-            base=base)
+            base=base, eval_period_sec=_V05_EVAL_PERIOD_SEC.get(base))
     return BenchmarkVersion(
         name="0.5", base_workloads=bases, held_out_workloads=tuple(raw["held_out_workloads"]),
         workloads=MappingProxyType(table), studies={"external": 5, "self": 5},
         trials={"external": 5, "self": 1}, self_tuning_budget_factor=3.0)
 
 
-def _v06() -> BenchmarkVersion:
+def _target_of_meta(meta: Any) -> WorkloadTarget:
+    return WorkloadTarget(
+        name=meta.name, target_metric_name=meta.target_metric_name,
+        validation_target=float(meta.validation_target),
+        max_runtime_sec=float(meta.max_runtime_sec), step_hint=int(meta.step_hint),
+        base=meta.base or meta.name, eval_period_sec=float(meta.eval_period_sec))
+
+
+def _metadata_table() -> dict[str, WorkloadTarget]:
+    """Every registered workload's numbers, as the runner trains it."""
     from algoperf_ray.benchmark.registry import all_workloads
 
-    table = {}
-    for name, meta in all_workloads().items():
-        table[name] = WorkloadTarget(
-            name=name, target_metric_name=meta.target_metric_name,
-            validation_target=float(meta.validation_target),
-            max_runtime_sec=float(meta.max_runtime_sec), step_hint=int(meta.step_hint),
-            base=meta.base or name)
+    return {name: _target_of_meta(meta) for name, meta in all_workloads().items()}
+
+
+def _v06() -> BenchmarkVersion:
+    table = _metadata_table()
     missing = [w for w in _BASE_WORKLOADS if w not in table]
     if missing:
         raise RuntimeError(f"workload metadata missing for v{CURRENT_VERSION} base workloads "
@@ -156,7 +242,26 @@ def _v06() -> BenchmarkVersion:
         trials={"external": 5, "self": 1}, self_tuning_budget_factor=1.5)
 
 
-_BUILDERS = {"0.5": _v05, "0.6": _v06}
+# finewebedu_lm as the reference scores it: target and step hint from
+# submissions_algorithms scoring/workload_targets.json; budget and eval period
+# from algorithmic-efficiency algoperf/workloads/finewebedu_lm/workload.py.
+# Pinned here (not read from the family's metadata) so the version cannot
+# drift when the workload's code changes; a test checks the two agree.
+FINEWEBEDU_LM_V06_LM = WorkloadTarget(
+    name="finewebedu_lm", target_metric_name="ppl", validation_target=22.2995,
+    max_runtime_sec=31_967.0, step_hint=72_000, base="finewebedu_lm",
+    eval_period_sec=2_571.0)
+
+
+def _v06_lm() -> BenchmarkVersion:
+    v06 = _v06()
+    table = {**v06.workloads, FINEWEBEDU_LM_V06_LM.name: FINEWEBEDU_LM_V06_LM}
+    bases = (*_BASE_WORKLOADS[:6], FINEWEBEDU_LM_V06_LM.name, *_BASE_WORKLOADS[6:])
+    return dataclasses.replace(v06, name="0.6-lm", base_workloads=bases,
+                               workloads=MappingProxyType(table))
+
+
+_BUILDERS = {"0.5": _v05, "0.6": _v06, "0.6-lm": _v06_lm}
 VERSIONS = tuple(_BUILDERS)
 
 
@@ -175,6 +280,7 @@ def _build(key: str) -> BenchmarkVersion:
 
 
 def check_ruleset(ruleset: str) -> str:
+    """``ruleset`` if it is one the rules define; the error lists them."""
     if ruleset not in RULESETS:
         raise ValueError(f"unknown ruleset {ruleset!r}; choose one of: {', '.join(RULESETS)}.")
     return ruleset

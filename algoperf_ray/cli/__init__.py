@@ -23,25 +23,13 @@ app = typer.Typer(
 _COMMAND_MODULES = ("run", "tune", "ingest", "score", "describe")
 
 
-def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"algoperf_ray.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"algoperf_ray.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(app)
-
-
-
-
 @app.callback()
 def _root() -> None:
     """Run the MLCommons AlgoPerf benchmark on Ray: run, tune, ingest, score."""
 
 
-_register_all()
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"algoperf_ray.cli.{_name}").register(app)
 
 
 def main() -> None:

@@ -19,24 +19,29 @@ def ingest_cmd(
                                   help="Skip malformed files and list them, instead of failing."),
     workers: int = typer.Option(8, "--workers", help="Threads reading files."),
 ) -> None:
-    """Import eval_measurements.csv + hparams.json of every trial (replaces each submission)."""
+    """Import eval_measurements.csv + hparams.json of every trial (replaces each submission).
+
+    All or nothing: every file is checked first and the submissions are
+    published in one store transaction.
+    """
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from algoperf_ray.benchmark.versions import UnknownVersionError, check_ruleset, get_version
-    from algoperf_ray.store import SchemaError, Store
+    from algoperf_ray.store import SchemaError, Store, StoreError
     from algoperf_ray.store.ingest import IngestError, ingest
 
-    with user_errors(IngestError, SchemaError, UnknownVersionError, ValueError):
+    with user_errors(IngestError, SchemaError, StoreError, UnknownVersionError, ValueError):
         check_ruleset(ruleset)
         version_name = get_version(version).name
+        target = Store(store)  # a --store that is a file fails here, before any reading
         start = time.perf_counter()
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                       transient=True) as bar:
             task = bar.add_task("reading logs", total=None)
-            report = ingest(logs_dir, Store(store), ruleset, version_name, skip_bad=skip_bad,
+            report = ingest(logs_dir, target, ruleset, version_name, skip_bad=skip_bad,
                             workers=workers,
                             progress=lambda done, total: bar.update(task, completed=done,
                                                                     total=total))
@@ -46,6 +51,10 @@ def ingest_cmd(
     if report.missing_csv:
         err_console.print(f"{len(report.missing_csv)} trial folder(s) have no "
                           f"eval_measurements.csv and were left out (as the reference does).")
+    if report.missing_hparams:
+        err_console.print(f"{len(report.missing_hparams)} trial folder(s) have no hparams.json "
+                          f"(expected for self-tuning submissions); their trial rows have no "
+                          f"hyperparameters, e.g. {report.missing_hparams[0]}", soft_wrap=True)
     typer.echo(f"ingested {report.trials} trials, {report.rows} eval rows of "
                f"{len(report.submissions)} submissions (v{version_name}, {ruleset}) into "
                f"{store} in {elapsed:.2f} s; skipped {len(report.skipped)} bad file(s)")

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from algoperf_ray.cli.common import UserError, err_console, user_errors
+from algoperf_ray.cli.common import (
+    FrameworkOption,
+    RulesetOption,
+    UserError,
+    VersionOption,
+    check_duration,
+    err_console,
+    user_errors,
+)
+from algoperf_ray.runner.hooks import RunnerHooks
 
 
 def _hparams(ruleset: str, submission: str, framework: str, search_space: str | None,
@@ -41,10 +50,8 @@ def _hparams(ruleset: str, submission: str, framework: str, search_space: str | 
     return ss.load_search_space(path).draw(trial + 1, seed)[trial], trial
 
 
-class _Progress:
+class _Progress(RunnerHooks):
     """RunnerHooks that print one line per eval (rank 0), untimed by construction."""
-
-    all_ranks = False
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
@@ -56,39 +63,38 @@ class _Progress:
                           f"{row['accumulated_submission_time']:8.2f} s  "
                           f"validation/{self.metric} {shown}")
 
-    def should_stop(self, row: dict[str, Any]) -> bool:
-        return False
 
-
-def summary_line(result: Any, meta: Any, label: str) -> str:
-    """The one-line outcome of a trial."""
+def summary_line(result: Any, target: Any, label: str) -> str:
+    """The one-line outcome of a trial, judged by its version's target row."""
     if result.status == "failed":
         return f"{label}: FAILED: {result.error}"
-    metric = f"validation/{meta.target_metric_name}"
-    sign = "<=" if meta.minimize else ">="
+    metric = target.metric_column
+    sign = "<=" if target.minimize else ">="
     if math.isfinite(result.time_to_target):
-        return (f"{label}: target reached ({metric} {sign} {meta.validation_target}) in "
+        return (f"{label}: target reached ({metric} {sign} {target.validation_target}) in "
                 f"{result.time_to_target:.2f} s submission time; {result.global_step} steps, "
                 f"status {result.status}")
     values = [r[metric] for r in result.eval_rows if r.get(metric) is not None]
-    best = (min(values) if meta.minimize else max(values)) if values else None
+    best = (min(values) if target.minimize else max(values)) if values else None
     best_s = "no eval" if best is None else f"best {best:.4f}"
-    return (f"{label}: target NOT reached ({metric} {sign} {meta.validation_target}; {best_s}); "
-            f"time-to-target inf; {result.global_step} steps, status {result.status}")
+    return (f"{label}: target NOT reached ({metric} {sign} {target.validation_target}; "
+            f"{best_s}); time-to-target inf; {result.global_step} steps, "
+            f"status {result.status}")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         workload: Annotated[str, typer.Option(help="Workload name, e.g. digits, mnist.")],
-        framework: Annotated[str, typer.Option(help="jax or pytorch.")],
+        framework: FrameworkOption,
         submission: Annotated[str, typer.Option(help="submission.py, or its folder.")],
         search_space: Annotated[str | None, typer.Option(
             help="tuning_search_space.json; with --trial K runs its K-th Halton point.")] = None,
         trial: Annotated[int, typer.Option(help="Index of the search-space point.")] = 0,
         hparams: Annotated[str | None, typer.Option(
             help="Hyperparameters: a JSON file or an inline JSON object.")] = None,
-        ruleset: Annotated[str, typer.Option(help="external or self.")] = "external",
+        ruleset: RulesetOption = "external",
+        version: VersionOption = None,
         max_steps: Annotated[int | None, typer.Option(help="Stop after N steps.")] = None,
         data: Annotated[str, typer.Option(help="real or synthetic.")] = "real",
         data_dir: Annotated[str | None, typer.Option(help="Dataset directory.")] = None,
@@ -98,9 +104,10 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Trial seed (also the search-space draw).")] = 0,
         study: Annotated[int, typer.Option(help="Study index recorded in the store.")] = 0,
         max_runtime: Annotated[float | None, typer.Option(
-            help="Override the workload's runtime budget (s).")] = None,
+            help="Override the version's runtime budget (s), before the self-tuning "
+                 "factor.")] = None,
         eval_period: Annotated[float | None, typer.Option(
-            help="Override the workload's eval period (s).")] = None,
+            help="Override the version's eval period (s).")] = None,
         reduced: Annotated[bool, typer.Option(
             help="Use the workload's reduced (CPU-sized) model.")] = False,
     ) -> None:
@@ -108,36 +115,38 @@ def register(app: typer.Typer) -> None:
         from algoperf_ray.spec import SubmissionError
 
         with user_errors(ValueError, KeyError, FileNotFoundError, ImportError, SubmissionError):
-            config, meta = _build_config(**locals())
-        _execute(config, meta)
+            config = _build_config(**locals())
+        _execute(config)
 
 
-def _build_config(**o: Any) -> tuple[Any, Any]:
+def _build_config(**o: Any) -> Any:
+    from algoperf_ray.benchmark.identity import TrialKey, TrialSpec
     from algoperf_ray.benchmark.registry import check_framework, get_meta
-    from algoperf_ray.benchmark.versions import CURRENT_VERSION, check_ruleset
+    from algoperf_ray.benchmark.versions import check_ruleset, get_version
     from algoperf_ray.runner import TrialConfig
-    from algoperf_ray.store import TrialKey
     from algoperf_ray.submission.loader import load_submission, submission_name
 
     meta = get_meta(o["workload"])
     check_framework(o["framework"])
     check_ruleset(o["ruleset"])
+    version = get_version(o["version"])
+    check_duration("--max-runtime", o["max_runtime"])
+    check_duration("--eval-period", o["eval_period"])
     # Fail before any work with one clear error if the submission is unusable.
     load_submission(o["submission"], o["framework"])
     if o["data"] not in ("real", "synthetic"):
         raise UserError(f"--data must be real or synthetic, got {o['data']!r}")
     hp, trial = _hparams(o["ruleset"], o["submission"], o["framework"], o["search_space"],
                          o["trial"], o["hparams"], o["seed"])
-    key = TrialKey(version=CURRENT_VERSION, ruleset=o["ruleset"],
+    key = TrialKey(version=version.name, ruleset=o["ruleset"],
                    submission=submission_name(o["submission"]), framework=o["framework"],
-                   workload=o["workload"], study=o["study"], trial=trial)
-    config = TrialConfig(
-        workload=o["workload"], framework=o["framework"], submission_path=o["submission"],
-        hparams=hp, ruleset=o["ruleset"], seed=o["seed"], key=key, data_mode=o["data"],
-        data_dir=o["data_dir"], max_global_steps=o["max_steps"], store_uri=o["store"],
-        checkpoint_dir=o["checkpoint_dir"], max_runtime_sec=o["max_runtime"],
-        eval_period_sec=o["eval_period"], workload_kwargs=_reduced_kwargs(meta, o["reduced"]))
-    return config, meta
+                   workload=o["workload"], study=o["study"], trial=trial).validate()
+    spec = TrialSpec(key=key, submission_path=o["submission"], seed=o["seed"], hparams=hp)
+    return TrialConfig(
+        spec, data_mode=o["data"], data_dir=o["data_dir"], max_global_steps=o["max_steps"],
+        store_uri=o["store"], checkpoint_dir=o["checkpoint_dir"],
+        max_runtime_sec=o["max_runtime"], eval_period_sec=o["eval_period"],
+        workload_kwargs=_reduced_kwargs(meta, o["reduced"]))
 
 
 def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
@@ -149,13 +158,14 @@ def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
     return dict(getattr(module, "REDUCED_SIZE_KWARGS", {}).get(meta.name, {}))
 
 
-def _execute(config: Any, meta: Any) -> None:
+def _execute(config: Any) -> None:
     from algoperf_ray.runner import run_trial
 
-    label = f"{config.workload}/{config.framework} {config.trial_key().submission}"
-    err_console.print(f"[bold]{label}[/]: ruleset {config.ruleset}, hyperparameters "
-                      f"{config.hparams}, store {config.store_uri}")
-    result = run_trial(config, hooks=_Progress(meta.target_metric_name))
-    typer.echo(summary_line(result, meta, label))
+    target = config.version.rules_for(config.workload)
+    label = f"{config.workload}/{config.framework} {config.key.submission}"
+    err_console.print(f"[bold]{label}[/]: v{config.key.version} {config.ruleset}, "
+                      f"hyperparameters {config.hparams}, store {config.store_uri}")
+    result = run_trial(config, hooks=_Progress(target.target_metric_name))
+    typer.echo(summary_line(result, target, label))
     if result.status == "failed":
         raise typer.Exit(code=1)

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
-from algoperf_ray.cli.common import err_console, user_errors
+from algoperf_ray.cli.common import RulesetOption, VersionOption, err_console, user_errors
 
-_STORE = typer.Option(..., "--store", help="Store path or URI.")
-_RULESET = typer.Option(..., "--ruleset", help="external or self.")
-_VERSION = typer.Option(None, "--version", help="Benchmark version: 0.5 or 0.6 "
-                                                "(default: the current version).")
-_SUBMISSIONS = typer.Option(None, "--submissions", help="Comma-separated submissions "
-                                                        "(default: all in the store).")
-_RULE = typer.Option("published", "--rule",
-                     help="Winning trial per study: 'published' (earliest eval index, as the "
-                          "reference code) or 'documented' (fastest time, as the rules say).")
+StoreOption = Annotated[str, typer.Option("--store", help="Store path or URI.")]
+SubmissionsOption = Annotated[str | None, typer.Option(
+    "--submissions", help="Comma-separated submissions (default: all in the store).")]
+RuleOption = Annotated[str, typer.Option(
+    "--rule", help="Winning trial per study: 'published' (earliest eval index, as the "
+                   "reference code) or 'documented' (fastest time, as the rules say). Ties: "
+                   "the faster trial, then the lower trial number.")]
 
 
-def _errors():
+def _errors() -> tuple[type[BaseException], ...]:
     from algoperf_ray.benchmark.versions import UnknownVersionError, UnknownVersionWorkloadError
-    from algoperf_ray.scoring.scoring import ScoringError
+    from algoperf_ray.scoring.errors import ScoringError
     from algoperf_ray.store import SchemaError, StoreError
 
     return (ScoringError, SchemaError, StoreError, UnknownVersionError,
@@ -30,60 +29,92 @@ def _errors():
 
 def _score(store: str, ruleset: str, version: str | None, submissions: str | None,
            strict: bool, rule: str):
+    """Score, printing each kind of warning once (not per trial) on stderr."""
     import warnings
 
-    from algoperf_ray.scoring.scoring import ScoringWarning, score_store
+    from algoperf_ray.scoring.errors import ScoringWarning, SummaryCacheWarning
+    from algoperf_ray.scoring.scoring import score_store
     from algoperf_ray.store import Store
 
     subs = [s.strip() for s in submissions.split(",") if s.strip()] if submissions else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ScoringWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", ScoringWarning)  # summarized below, from the result
+        warnings.simplefilter("always", SummaryCacheWarning)
         result = score_store(Store(store), ruleset, version, submissions=subs, strict=strict,
                              rule=rule)
+    for w in caught:  # rebuilt caches, files the store skipped: each said once
+        err_console.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
+    if result.interrupted:
+        err_console.print(f"[yellow]warning:[/] {len(result.interrupted)} interrupted "
+                          f"trial(s), status 'running' in the store (a killed run), scored "
+                          f"with the evals they logged: {', '.join(result.interrupted[:10])}"
+                          + (" ..." if len(result.interrupted) > 10 else "")
+                          + ". Rerun them to finish them, or pass --strict to fail.",
+                          soft_wrap=True)
     if result.warnings:
         err_console.print(f"[yellow]warning:[/] {len(result.warnings)} count(s) differ from the "
-                          f"rules (pass --strict to fail); first: {result.warnings[0]}")
+                          f"rules (pass --strict to fail); first: {result.warnings[0]}",
+                          soft_wrap=True)
     return result
 
 
 def score_cmd(
-    store: str = _STORE, ruleset: str = _RULESET, version: str = _VERSION,
-    submissions: str = _SUBMISSIONS,
-    strict: bool = typer.Option(False, "--strict", help="Fail when workload, study or trial "
-                                                        "counts differ from the rules."),
-    rule: str = _RULE,
-    out: str = typer.Option("scores.parquet", "--out", help="Scores Parquet file."),
-    profiles: str = typer.Option(None, "--profiles", help="Profile curves Parquet "
-                                                          "(default: <out>_profiles.parquet)."),
-    plot: str = typer.Option(None, "--plot", help="Profile plot PNG "
-                                                  "(default: <out>_profiles.png)."),
+    store: StoreOption, ruleset: RulesetOption, version: VersionOption = None,
+    submissions: SubmissionsOption = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail when workload, study or trial counts differ from the rules, "
+                         "or a trial was interrupted.")] = False,
+    rule: RuleOption = "published",
+    out: Annotated[str, typer.Option("--out", help="Scores Parquet file.")] = "scores.parquet",
+    profiles: Annotated[str | None, typer.Option(
+        "--profiles", help="Profile curves Parquet (default: <out>_profiles.parquet).")] = None,
+    plot: Annotated[str | None, typer.Option(
+        "--plot", help="Profile plot PNG (default: <out>_profiles.png).")] = None,
+    details: Annotated[bool, typer.Option(
+        "--details", help="Also write the per-workload detail (target reached, best value, "
+                          "step time, step hint) to <out>_workloads.parquet and print it; "
+                          "reads every eval row.")] = False,
 ) -> None:
     """Score submissions: time-to-target, performance profiles and the benchmark score."""
     from algoperf_ray.scoring import report
 
     with user_errors(*_errors()):
         result = _score(store, ruleset, version, submissions, strict, rule)
+        detail = _details(store, result) if details else None
     stem = os.path.splitext(out)[0]
-    report.write_scores(result, out)
-    report.write_profiles(result, profiles or f"{stem}_profiles.parquet")
-    report.plot_profiles(result, plot or f"{stem}_profiles.png")
+    written = [out, profiles or f"{stem}_profiles.parquet", plot or f"{stem}_profiles.png"]
+    report.write_scores(result, written[0])
+    report.write_profiles(result, written[1])
+    report.plot_profiles(result, written[2])
     report.print_leaderboard(result)
-    typer.echo(f"wrote {out}, {profiles or stem + '_profiles.parquet'}, "
-               f"{plot or stem + '_profiles.png'}")
+    if detail is not None:
+        written.append(f"{stem}_workloads.parquet")
+        report.write_details(result, detail, written[-1])
+        report.print_details(detail)
+    typer.echo(f"wrote {', '.join(written)}")
+
+
+def _details(store: str, result):
+    from algoperf_ray.scoring.details import workload_details
+    from algoperf_ray.store import Store
+
+    return workload_details(Store(store), result)
 
 
 def speedup_cmd(
-    reference: str = typer.Option(..., "--reference", help="Submission to compare against."),
-    store: str = _STORE, ruleset: str = _RULESET, version: str = _VERSION,
-    submissions: str = _SUBMISSIONS, rule: str = _RULE,
-    out: str = typer.Option(None, "--out", help="Optional Parquet file of the speedups."),
+    reference: Annotated[str, typer.Option("--reference",
+                                           help="Submission to compare against.")],
+    store: StoreOption, ruleset: RulesetOption, version: VersionOption = None,
+    submissions: SubmissionsOption = None, rule: RuleOption = "published",
+    out: Annotated[str | None, typer.Option(
+        "--out", help="Optional Parquet file of the speedups.")] = None,
 ) -> None:
     """Geometric-mean speedup per submission; a miss counts as max_runtime + 1 s."""
     import pyarrow.parquet as pq
     from rich.console import Console
 
     from algoperf_ray.scoring import report
-    from algoperf_ray.scoring.scoring import speedups
+    from algoperf_ray.scoring.speedups import speedups
 
     with user_errors(*_errors()):
         result = _score(store, ruleset, version, submissions, False, rule)

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from algoperf_ray.cli.common import UserError, err_console, user_errors
+from algoperf_ray.cli.common import (
+    RulesetOption,
+    UserError,
+    VersionOption,
+    check_duration,
+    err_console,
+    user_errors,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # The quickstart: baselines (per ruleset), workload, framework, studies, trials.
@@ -35,7 +42,7 @@ def _quickstart_submissions(ruleset: str) -> list[str]:
     return found
 
 
-def _check_importable(refs: list, framework: str) -> None:
+def _check_importable(refs: list) -> None:
     """Import every submission once in the driver: one clear error before any trial."""
     from algoperf_ray.submission.loader import load_submission
 
@@ -80,8 +87,12 @@ def _experiment_name(name: str | None, ruleset: str, storage: str, resume: bool)
 
 def _plan(ruleset: str, submission: list[str] | None, search_space: str | None,
           workloads: str | None, framework: str | None, studies: int | None,
-          trials: int | None, seed: int, version: str) -> list:
-    """Resolve the request (or the quickstart) into trial specs; all errors here."""
+          trials: int | None, seed: int, version: str | None) -> list:
+    """Resolve the request (or the quickstart) into trial specs; all errors here.
+
+    Studies and trials default to the version's numbers for the ruleset
+    (the quickstart uses its own small ones).
+    """
     from algoperf_ray.tune.plan import make_plan, resolve_submission
 
     quick = not submission
@@ -92,10 +103,10 @@ def _plan(ruleset: str, submission: list[str] | None, search_space: str | None,
     specs = make_plan(
         ruleset=ruleset, submissions=refs, workloads=[w.strip() for w in names if w.strip()],
         framework=framework,
-        studies=studies or (QUICKSTART["studies"] if quick else 3),
-        trials=1 if ruleset == "self" else (trials or (QUICKSTART["trials"] if quick else 5)),
+        studies=studies or (QUICKSTART["studies"] if quick else None),
+        trials=trials or (QUICKSTART["trials"] if quick else None),
         seed=seed, version=version)
-    _check_importable(refs, framework)
+    _check_importable(refs)
     return specs
 
 
@@ -123,8 +134,6 @@ def _score(store_uri: str, ruleset: str, version: str, out_dir: Path,
     tunes only ``digits``), the profile is taken over the tuned workloads, with
     the version's targets and budgets, so a dev run still gets a real score.
     """
-    import dataclasses
-
     from algoperf_ray.benchmark.versions import get_version
     from algoperf_ray.scoring import report
     from algoperf_ray.scoring.scoring import score_store, score_table
@@ -134,9 +143,7 @@ def _score(store_uri: str, ruleset: str, version: str, out_dir: Path,
     if set(workloads) <= set(v.base_workloads):
         result = score_store(store, ruleset, version, submissions=submissions)
     else:
-        dev = dataclasses.replace(v, base_workloads=tuple(sorted(workloads)),
-                                  held_out_workloads=(), studies={**v.studies, ruleset: studies},
-                                  trials={**v.trials, ruleset: trials})
+        dev = v.scoring_only(workloads, studies={ruleset: studies}, trials={ruleset: trials})
         table = store.read_evals(filters={"version": v.name, "ruleset": ruleset,
                                           "submission": submissions, "workload": workloads})
         result = score_table(table, dev, ruleset)
@@ -149,15 +156,17 @@ def _score(store_uri: str, ruleset: str, version: str, out_dir: Path,
 
 
 def tune(  # noqa: PLR0913 - one option per CLI flag
-    ruleset: Annotated[str, typer.Option(help="external (tuned hyperparameters) or self")],
+    ruleset: RulesetOption,
     submission: Annotated[list[str] | None, typer.Option(
         help="submission folder or file (repeatable); default: the quickstart baselines")] = None,
     search_space: Annotated[str | None, typer.Option(
         help="tuning_search_space.json (default: the one next to the submission)")] = None,
     workloads: Annotated[str | None, typer.Option(help="comma-separated workload names")] = None,
     framework: Annotated[str | None, typer.Option(help="jax or pytorch")] = None,
-    studies: Annotated[int | None, typer.Option(help="studies per workload (default 3)")] = None,
-    trials: Annotated[int | None, typer.Option(help="trials per study (default 5)")] = None,
+    studies: Annotated[int | None, typer.Option(
+        help="studies per workload (default: the version's, 3 in v0.6)")] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="trials per study (default: the version's, 5 in v0.6; self-tuning: 1)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the hyperparameter draw and trials")] = 0,
     store: Annotated[str, typer.Option(help="results store: path or cloud URI")] =
         "algoperf_results/store",
@@ -184,28 +193,32 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
     data_dir: Annotated[str | None, typer.Option(help="dataset folder")] = None,
     max_global_steps: Annotated[int | None, typer.Option(help="stop trials after N steps")] = None,
     max_runtime_sec: Annotated[float | None, typer.Option(
-        help="override the workload budget (before the self-tuning x1.5)")] = None,
+        help="override the version's budget (before the self-tuning factor)")] = None,
     eval_period_sec: Annotated[float | None, typer.Option(help="override the eval period")] = None,
-    version: Annotated[str | None, typer.Option(help="benchmark version to score")] = None,
+    version: VersionOption = None,
     score: Annotated[bool, typer.Option(help="score the store at the end")] = True,
 ) -> None:
     """Tune submissions under a ruleset on Ray, then score the experiment."""
     from algoperf_ray.benchmark.registry import UnknownFrameworkError, UnknownWorkloadError
-    from algoperf_ray.benchmark.versions import CURRENT_VERSION
+    from algoperf_ray.benchmark.versions import UnknownVersionError, get_version
     from algoperf_ray.spec import SubmissionError
     from algoperf_ray.submission.search_space import SearchSpaceError
+    from algoperf_ray.tune.options import USE_TRAIN_CHOICES
     from algoperf_ray.tune.plan import PlanError
 
-    version = version or CURRENT_VERSION
     with user_errors(PlanError, SubmissionError, SearchSpaceError, UnknownWorkloadError,
-                     UnknownFrameworkError, ValueError):
-        if use_train not in ("auto", "always", "never"):
+                     UnknownFrameworkError, UnknownVersionError, ValueError):
+        version = get_version(version).name
+        if use_train not in USE_TRAIN_CHOICES:
             raise UserError(f"--use-train must be auto, always or never, not {use_train!r}")
         if data_mode not in ("real", "synthetic"):
             raise UserError(f"--data-mode must be real or synthetic, not {data_mode!r}")
+        check_duration("--max-runtime-sec", max_runtime_sec)
+        check_duration("--eval-period-sec", eval_period_sec)
         specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
                       trials, seed, version)
-    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
+    from algoperf_ray.tune.driver import run_experiment
+    from algoperf_ray.tune.options import TuneOptions
 
     storage = _local_or_uri(storage_path)
     store_uri = _local_or_uri(store)
@@ -218,14 +231,15 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         max_global_steps=max_global_steps, max_runtime_sec=max_runtime_sec,
         eval_period_sec=eval_period_sec)
     err_console.print(f"experiment [bold]{opts.experiment}[/]: {len(specs)} trials "
-                      f"({ruleset}, {specs[0].framework}) -> store {store_uri}")
+                      f"(v{version} {ruleset}, {specs[0].key.framework}) -> store {store_uri}")
     summary = run_experiment(specs, opts, address=address, resume=resume)
     _print_summary(summary, prune_dominated)
     if score:
         with user_errors(ValueError, KeyError):
-            _score(store_uri, ruleset, version, Path(out), sorted({s.submission for s in specs}),
-                   sorted({s.workload for s in specs}), 1 + max(s.study for s in specs),
-                   1 + max(s.trial for s in specs))
+            keys = [s.key for s in specs]
+            _score(store_uri, ruleset, version, Path(out), sorted({k.submission for k in keys}),
+                   sorted({k.workload for k in keys}), 1 + max(k.study for k in keys),
+                   1 + max(k.trial for k in keys))
 
 
 def register(app: typer.Typer) -> None:

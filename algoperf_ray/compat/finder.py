@@ -21,6 +21,7 @@ ALIASES: dict[str, str] = {
     "sharding_utils": "algoperf_ray.workload.sharding_jax",  # short-lived earlier name
     "param_utils": "algoperf_ray.compat.param_utils",
     "random_utils": "algoperf_ray.workload.rng",
+    "jax_utils": "algoperf_ray.workload.dropout_jax",  # Dropout with a call-time rate
 }
 
 _MARKER = "__algoperf_ray_compat__"

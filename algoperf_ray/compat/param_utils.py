@@ -31,14 +31,14 @@ _NORM_RULES = (
 )
 
 # (substrings of the full name, type) for weights of attention layers, first
-# match wins; "in_proj" is PyTorch's fused q/k/v projection.
+# match wins; "in_proj" (PyTorch's MultiheadAttention) and "qkv" are fused q/k/v projections.
 _ATTENTION_RULES = (
-    (("in_proj",), PT.ATTENTION_QKV),
+    (("in_proj", "qkv"), PT.ATTENTION_QKV),
     (("kv_proj",), PT.ATTENTION_KV),
     (("k_proj", "key"), PT.ATTENTION_K),
     (("q_proj", "query"), PT.ATTENTION_Q),
     (("v_proj", "value"), PT.ATTENTION_V),
-    (("out",), PT.ATTENTION_OUT),
+    (("out", "w_o"), PT.ATTENTION_OUT),
 )
 
 

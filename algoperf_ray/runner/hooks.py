@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-
-class RunnerHooksProtocol(Protocol):
-    all_ranks: bool
-
-    def on_eval(self, row: dict[str, Any], checkpoint_dir: str | None) -> None: ...
-
-    def should_stop(self, row: dict[str, Any]) -> bool: ...
+from typing import Any
 
 
 class RunnerHooks:
@@ -31,3 +23,7 @@ class RunnerHooks:
     def should_stop(self, row: dict[str, Any]) -> bool:
         """Return True to stop the trial now (pruning)."""
         return False
+
+    def failure(self) -> str | None:
+        """Why a trial this driver stopped must be recorded as failed (None: it did not)."""
+        return None

@@ -1,7 +1,7 @@
 """The AlgoPerf timed loop, as named steps over a :class:`TrialContext`.
 
 Order of operations follows the reference ``submission_runner.train_once``
-(see ``docs/readme/runner.md`` for the rule list and the test of each rule):
+(README, "The timed loop", lists each rule and the test that checks it):
 
 * setup (input queue, model, optimizer, restore) is untimed;
 * each step: ``data_selection`` + ``update_params``, ``global_step += 1``,
@@ -126,7 +126,7 @@ def identity(ctx: TrialContext) -> dict[str, Any]:
     """What a checkpoint must match to be resumed by this trial."""
     c = ctx.config
     return {"workload": c.workload, "framework": c.framework, "seed": c.seed,
-            "submission": c.submission_name, "ruleset": c.ruleset}
+            "submission": c.key.submission, "ruleset": c.ruleset}
 
 
 def bookkeeping(ctx: TrialContext) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def account_step_time(ctx: TrialContext) -> float:
 
     Without ``sync_every_step`` (JAX) the read is unsynced unless an eval is
     due; the sum telescopes, so every recorded time and the budget check
-    still include all device work (see docs/readme/runner.md).
+    still include all device work (README, "The timed loop").
     """
     every = ctx.backend.sync_every_step
     now = get_time(ctx, sync=every)

@@ -8,6 +8,7 @@ overhead benchmark use the latter with their own workloads.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import traceback
@@ -35,7 +36,7 @@ def _open_store(config: TrialConfig, backend: Backend) -> tuple[Any, Any]:
         return None, None
     from algoperf_ray.store import Store
 
-    return Store(config.store_uri), config.trial_key()
+    return Store(config.store_uri), config.key
 
 
 def _batch_sizes(config: TrialConfig, workload: Any, submission: Any,
@@ -60,13 +61,14 @@ def build_context(config: TrialConfig, workload: Any, submission: Any, *,
     backend = backend or get_backend(config.framework)
     batch, eval_batch = _batch_sizes(config, workload, submission, backend)
     store, key = _open_store(config, backend)
-    eval_period = (config.eval_period_sec if config.eval_period_sec is not None
-                   else workload.eval_period_time_sec)
     return loop.TrialContext(
         config=config, workload=workload, submission=submission, backend=backend,
         clock=clock or WallClock(), hooks=hooks or RunnerHooks(), hparams=_hparams(config),
+        # The trial's version sets the rules; the workload's own numbers only
+        # stand in for a workload that no version lists (a test's fake).
         budget_sec=config.budget_sec(workload.max_allowed_runtime_sec),
-        eval_period_sec=float(eval_period), global_batch_size=batch,
+        eval_period_sec=config.eval_period(workload.eval_period_time_sec),
+        global_batch_size=batch,
         eval_batch_size=eval_batch, store=store, store_key=key)
 
 
@@ -79,20 +81,44 @@ def _write_trial(ctx: loop.TrialContext | None, config: TrialConfig, status: str
 
 
 def _finish(ctx: loop.TrialContext) -> TrialResult:
-    status = "pruned" if ctx.pruned else "completed"
+    """Record the ended trial once: eval rows, then its trial row and status.
+
+    A driver whose hooks stopped the trial for a failure (a diverged loss)
+    says why through ``hooks.failure()``; the runner records it as failed
+    here, so no driver writes a failure of its own.
+    """
+    failure = getattr(ctx.hooks, "failure", lambda: None)()
+    status = "failed" if failure else ("pruned" if ctx.pruned else "completed")
     loop.save_checkpoint(ctx)
     if ctx.store is not None:
         ctx.store.write_evals(ctx.store_key, ctx.rows)
-    result = TrialResult(status=status, time_to_target=loop.time_to_target(ctx),
+    result = TrialResult(status=status,
+                         time_to_target=math.inf if failure else time_to_target(ctx),
                          eval_rows=list(ctx.rows), global_step=ctx.global_step,
-                         preemption_count=ctx.preemption_count,
+                         preemption_count=ctx.preemption_count, error=failure,
                          start_time=ctx.global_start_time)
     extra = {"global_step": ctx.global_step, "preemption_count": ctx.preemption_count,
              "time_to_target": result.time_to_target,
              "train_state": {k: v for k, v in ctx.train_state.items()
                              if k != "last_step_end_time"}}
-    _write_trial(ctx, ctx.config, status, extra=extra)
+    _write_trial(ctx, ctx.config, status, error=failure, extra=extra)
     return result
+
+
+def time_to_target(ctx: loop.TrialContext) -> float:
+    """Submission time of the first eval meeting the target of the trial's version.
+
+    A workload the version does not list (a test's fake) is judged by its own
+    target, through the same inclusive rule.
+    """
+    version, name = ctx.config.version, ctx.config.workload
+    if name not in version.workloads:
+        return loop.time_to_target(ctx)
+    target = version.target(name)
+    for _, row in ctx.eval_results:
+        if target.is_met(row.get(target.metric_column)):
+            return float(row["accumulated_submission_time"])
+    return math.inf
 
 
 def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
@@ -147,7 +173,7 @@ def _record_failure(config: TrialConfig, message: str) -> None:
     try:
         from algoperf_ray.store import Store
 
-        Store(config.store_uri).write_trial(config.trial_key(), hparams=config.hparams,
+        Store(config.store_uri).write_trial(config.key, hparams=config.hparams,
                                             status="failed", error=message, seed=config.seed)
     except Exception as e:  # noqa: BLE001 - keep the original error visible
         log.error("could not record the failure in the store: %s", e)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from algoperf_ray.scoring.scoring import ScoreResult
+from algoperf_ray.scoring.leaderboard import ScoreResult
 
 
 def _fmt_time(seconds: float) -> str:
@@ -77,15 +78,17 @@ def plot_profiles(result: ScoreResult, path: str) -> None:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    prof = result.profiles.to_pandas()
+    subs = np.asarray(result.profiles.column("submission").to_pylist(), dtype=object)
+    tau = result.profiles.column("tau").to_numpy()
+    rho = result.profiles.column("rho").to_numpy()
     order = result.scores.column("submission").to_pylist()
     scores = dict(zip(order, result.scores.column("score").to_pylist(), strict=True))
     fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
     colors = plt.get_cmap("tab10" if len(order) <= 10 else "tab20").colors
     ax.set_prop_cycle(color=colors[: max(1, min(len(order), len(colors)))])
     for sub in order:
-        part = prof[prof["submission"] == sub]
-        ax.plot(part["tau"], part["rho"], label=f"{sub} ({scores[sub]:.4f})", linewidth=1.8)
+        mine = subs == sub
+        ax.plot(tau[mine], rho[mine], label=f"{sub} ({scores[sub]:.4f})", linewidth=1.8)
     ax.set_xlabel("ratio to the best submission's time-to-target (tau)")
     ax.set_ylabel("fraction of workloads (rho)")
     ax.set_title(f"AlgoPerf v{result.version} {result.ruleset}-tuning performance profiles")
@@ -97,6 +100,38 @@ def plot_profiles(result: ScoreResult, path: str) -> None:
     _makedirs(path)
     fig.savefig(path)
     plt.close(fig)
+
+
+def write_details(result: ScoreResult, details: pa.Table, path: str) -> None:
+    """The per-workload detail (``scoring.details``), tagged with version, ruleset, rule."""
+    _makedirs(path)
+    meta = {"algoperf_ray.version": result.version, "algoperf_ray.ruleset": result.ruleset,
+            "algoperf_ray.rule": result.rule}
+    pq.write_table(details.replace_schema_metadata(meta), path)
+
+
+def details_table(details: pa.Table) -> Table:
+    """A rich table of the per-workload detail, one row per (submission, workload)."""
+    table = Table(title="Per-workload detail (times in seconds; time to target: median over "
+                        "studies)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    heads = ["submission", "workload", "reached", "time to target", "best value",
+             "time to best", "trials reached", "step time", "step hint"]
+    for i, head in enumerate(heads):
+        table.add_column(head, justify="left" if i < 2 else "right")
+    for r in details.to_pylist():
+        table.add_row(r["submission"], r["workload"], "yes" if r["target_reached"] else "no",
+                      _fmt_time(r["time_to_target"]), _fmt_value(r["best_value"]),
+                      _fmt_time(r["time_to_best"]), f"{r['trials_reached']}/{r['trials']}",
+                      _fmt_value(r["step_time"]), str(r["step_hint"]))
+    return table
+
+
+def print_details(details: pa.Table, console: Console | None = None) -> None:
+    (console or Console()).print(details_table(details))
+
+
+def _fmt_value(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4g}"
 
 
 def speedup_table(speedups: pa.Table, reference: str) -> Table:

@@ -12,9 +12,12 @@ never overwrites an original. Folders that do not match the layout (for
 example a stray ``trial_*`` directly under a study) hold no trial of any
 workload and are skipped, as the reference does.
 
-All CSVs are parsed (in parallel, with pyarrow) and checked before anything
-is written, so a bad file stops the import with the store untouched; with
-``skip_bad`` such files are skipped and reported instead.
+One ingest is one store transaction. Every folder name and CSV is checked
+first (``csvcheck``: strict UTF-8 header, AlgoPerf columns only, the
+workload's target column, a final newline, numbers that parse), so a bad file
+stops the import with the store untouched; with ``skip_bad`` such files are
+skipped and reported instead. Then all submissions are published together
+(:meth:`Store.write_submissions`): a killed ingest leaves the old store.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from algoperf_ray.benchmark.identity import InvalidTrialKeyError, check_name
+from algoperf_ray.benchmark.versions import BenchmarkVersion, check_ruleset, get_version
+from algoperf_ray.store import csvcheck
 from algoperf_ray.store import schema as S
 from algoperf_ray.store.io import Store
 
@@ -42,10 +48,15 @@ _WORKLOAD_RE = re.compile(r"^(?P<workload>.+)_(?P<framework>jax|pytorch)$")
 _TRIAL_RE = re.compile(r"^trial_(\d+)")  # a prefix match, as the reference loader
 _RERUN_TRIAL_OFFSET = 1000
 _KEPT = frozenset({*S.TIMING_COLUMNS, "score"})
+_MISSING = object()  # a trial folder without hparams.json (counted in the report)
 
 
 class IngestError(ValueError):
     """A log file could not be imported; the message names every bad path."""
+
+
+class _MissingCsv(Exception):
+    """A trial folder without eval_measurements.csv: left out, as the reference does."""
 
 
 @dataclass(frozen=True)
@@ -65,15 +76,19 @@ class IngestReport:
     rows: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing_csv: list[str] = field(default_factory=list)  # trial dirs without a CSV
+    missing_hparams: list[str] = field(default_factory=list)  # trial dirs without hparams.json
 
 
-def _subdirs(path: str) -> list[os.DirEntry]:
+def _subdirs(path: str, pattern: re.Pattern | None = None) -> list[os.DirEntry]:
+    """Sub-folders of ``path`` (whose names match ``pattern``: the name test is free, a
+    folder test may cost a ``stat`` on filesystems without d_type)."""
     with os.scandir(path) as it:
-        return sorted((e for e in it if e.is_dir()), key=lambda e: e.name)
+        return sorted((e for e in it if (pattern is None or pattern.match(e.name))
+                       and e.is_dir()), key=lambda e: e.name)
 
 
 def discover(logs_dir: str) -> tuple[list[TrialSource], list[str]]:
-    """Every trial directory under ``logs_dir`` and the trial dirs lacking a CSV."""
+    """Every trial directory under ``logs_dir`` (a missing CSV is found when it is read)."""
     if not os.path.isdir(logs_dir):
         raise IngestError(f"logs directory {logs_dir!r} does not exist or is not a directory")
     runs: dict[str, list[str]] = defaultdict(list)
@@ -82,20 +97,22 @@ def discover(logs_dir: str) -> tuple[list[TrialSource], list[str]]:
         runs[m.group("name") if m else entry.name].append(entry.name)
     found, missing = [], []
     for submission, folders in sorted(runs.items()):
+        try:
+            check_name("submission", submission)
+        except InvalidTrialKeyError as e:
+            raise IngestError(f"{os.path.join(logs_dir, folders[0])}: {e}. Rename the folder "
+                              f"(nothing was imported)") from None
         # The plain folder first, then re-runs in timestamp order.
         for rank, folder in enumerate(sorted(folders, key=lambda f: (f != submission, f))):
             offset = rank * _RERUN_TRIAL_OFFSET
-            for study_dir in _subdirs(os.path.join(logs_dir, folder)):
+            for study_dir in _subdirs(os.path.join(logs_dir, folder), _STUDY_RE):
                 if not (sm := _STUDY_RE.match(study_dir.name)):
                     continue
-                for wl_dir in _subdirs(study_dir.path):
+                for wl_dir in _subdirs(study_dir.path, _WORKLOAD_RE):
                     if not (wm := _WORKLOAD_RE.match(wl_dir.name)):
                         continue
-                    for trial_dir in _subdirs(wl_dir.path):
+                    for trial_dir in _subdirs(wl_dir.path, _TRIAL_RE):
                         if not (tm := _TRIAL_RE.match(trial_dir.name)):
-                            continue
-                        if not os.path.isfile(os.path.join(trial_dir.path, EVAL_CSV)):
-                            missing.append(trial_dir.path)
                             continue
                         found.append(TrialSource(
                             submission, wm.group("framework"), wm.group("workload"),
@@ -113,26 +130,38 @@ class _RawTrial:
     body: bytes
     rows: int
     hparams: dict | None
+    hparams_missing: bool = False
 
 
-def _load_raw(i: int, src: TrialSource) -> _RawTrial:
+def _load_raw(i: int, src: TrialSource, version: BenchmarkVersion) -> _RawTrial:
+    """Read and check one trial's CSV; a damaged file raises an error naming path and line."""
     path = os.path.join(src.directory, EVAL_CSV)
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except FileNotFoundError:
+        raise _MissingCsv(src.directory) from None
     except OSError as e:
         raise IngestError(f"{path}: cannot be read ({e})") from None
+    if not data.strip():
+        raise IngestError(csvcheck.fail(path, None, "empty file (no CSV header)"))
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    ending = csvcheck.check_ending(path, data)
+    if ending:
+        raise IngestError(ending)
     header, _, body = data.partition(b"\n")
-    if not header.strip():
-        raise IngestError(f"{path}: empty file (no CSV header); re-run the trial or remove it")
-    if body and not body.endswith(b"\n"):
-        body += b"\n"
-    if b"\r" in data or b"\n\n" in body or body.startswith(b"\n"):
-        body = b"".join(line + b"\n" for line in body.replace(b"\r", b"").split(b"\n")
-                        if line.strip())
-        header = header.replace(b"\r", b"")
+    names, error = csvcheck.check_header(path, header)
+    known = version.workloads.get(src.workload)
+    error = error or csvcheck.check_target_column(
+        path, names, known.metric_column if known else None, src.workload)
+    if error:
+        raise IngestError(error)
+    if b"\n\n" in body or body.startswith(b"\n"):
+        body = b"".join(line + b"\n" for line in body.split(b"\n") if line.strip())
+    hparams = _read_hparams(os.path.join(src.directory, HPARAMS_JSON))
     return _RawTrial(i, path, header, body, body.count(b"\n"),
-                     _read_hparams(os.path.join(src.directory, HPARAMS_JSON)))
+                     None if hparams is _MISSING else hparams, hparams is _MISSING)
 
 
 def _parse(raws: list[_RawTrial]) -> pa.Table:
@@ -141,7 +170,7 @@ def _parse(raws: list[_RawTrial]) -> pa.Table:
     # Parse only the columns the store keeps, all as float64 (types never
     # depend on which file comes first). Only empty fields are null, so a
     # logged "nan" stays NaN (a diverged eval), distinct from a missing metric.
-    names = [n.strip().strip('"') for n in raws[0].header.decode("utf-8", "replace").split(",")]
+    names = [n.strip().strip('"') for n in raws[0].header.decode("utf-8").split(",")]
     keep = [n for n in names if n in _KEPT or S.is_metric(n)]
     options = pacsv.ConvertOptions(null_values=[""], include_columns=keep,
                                    column_types={n: pa.float64() for n in keep})
@@ -157,8 +186,9 @@ def _bad_files(raws: list[_RawTrial]) -> list[tuple[str, str]]:
     for r in raws:
         try:
             _parse([r])
-        except pa.ArrowInvalid as e:
-            bad.append((r.path, f"{r.path}: malformed or truncated CSV ({e})"))
+        except pa.ArrowInvalid:
+            names = [n.strip().strip('"') for n in r.header.decode("utf-8").split(",")]
+            bad.append((r.path, csvcheck.locate_bad_line(r.path, names, r.body)))
     return bad
 
 
@@ -204,12 +234,13 @@ def _to_store_columns(raw: pa.Table, raws: list[_RawTrial], sources: list[TrialS
     return pa.table(cols)
 
 
-def _read_hparams(path: str) -> dict | None:
-    if not os.path.isfile(path):
-        return None
+def _read_hparams(path: str) -> object:
+    """The trial's hyperparameters, or ``_MISSING`` (one ``open``, no extra ``stat``)."""
     try:
         with open(path) as f:
             value = json.load(f)
+    except FileNotFoundError:
+        return _MISSING
     except (OSError, json.JSONDecodeError) as e:
         raise IngestError(f"{path}: not valid JSON ({e})") from None
     return value if isinstance(value, dict) else {"points": value}
@@ -222,7 +253,7 @@ def _trials_table(sources: list[TrialSource], hparams: list[dict | None]) -> pa.
         "status": ["completed"] * len(sources),
         "hparams": [None if h is None else json.dumps(h, sort_keys=True) for h in hparams],
         "error": [None] * len(sources), "seed": [None] * len(sources),
-        "extra": [json.dumps({"source": s.directory}) for s in sources],
+        "extra": ['{"source": ' + json.dumps(s.directory) + "}" for s in sources],
         "schema_version": [S.SCHEMA_VERSION] * len(sources),
     }, schema=S.TRIALS_SCHEMA)
 
@@ -235,7 +266,8 @@ def _segment(table: pa.Table) -> pa.Table:
 
 
 def _read_all(sources: list[TrialSource], report: IngestReport, workers: int | None,
-              progress: Callable[[int, int], None] | None) -> tuple[list[pa.Table], dict]:
+              progress: Callable[[int, int], None] | None, version: BenchmarkVersion
+              ) -> tuple[list[pa.Table], dict]:
     """Read every CSV (threads), parse by shared header; rows per header group + hparams.
 
     Each group's rows are in source order, so each submission's rows are one
@@ -250,7 +282,9 @@ def _read_all(sources: list[TrialSource], report: IngestReport, workers: int | N
         out = []
         for i in chunk:
             try:
-                out.append(_load_raw(i, sources[i]))
+                out.append(_load_raw(i, sources[i], version))
+            except _MissingCsv as e:
+                report.missing_csv.append(str(e))
             except IngestError as e:
                 report.skipped.append((os.path.join(sources[i].directory, EVAL_CSV), str(e)))
             if progress is not None and i % 256 == 0:
@@ -284,8 +318,10 @@ def _read_all(sources: list[TrialSource], report: IngestReport, workers: int | N
                 continue
         tables.append(_to_store_columns(parsed, members, sources))
     report.skipped.sort()
+    report.missing_csv.sort()
     skipped = {p for p, _ in report.skipped}
-    hparams = {r.index: r.hparams for r in raws if r.path not in skipped}
+    hparams = {r.index: _MISSING if r.hparams_missing else r.hparams for r in raws
+               if r.path not in skipped}
     return tables, hparams
 
 
@@ -294,24 +330,28 @@ def ingest(logs_dir: str, store: Store, ruleset: str, version: str, *, skip_bad:
            progress: Callable[[int, int], None] | None = None) -> IngestReport:
     """Import every trial under ``logs_dir`` into ``store`` as (version, ruleset).
 
-    Each submission's partition is replaced as a whole. ``progress(done,
-    total)`` is called as files are read. Nothing is written when a file is
-    bad unless ``skip_bad``.
+    Each submission's partition is replaced as a whole, all submissions in
+    one transaction. ``progress(done, total)`` is called as files are read.
+    Nothing is written when a file is bad unless ``skip_bad``.
     """
     S.check_name("version", version)
-    if ruleset not in ("external", "self"):
-        raise IngestError(f"ruleset {ruleset!r} must be 'external' or 'self'")
+    try:
+        check_ruleset(ruleset)
+    except ValueError as e:
+        raise IngestError(str(e)) from None
+    v = get_version(version)
     sources, missing = discover(logs_dir)
     report = IngestReport(missing_csv=missing)
-    groups, hparams = _read_all(sources, report, workers, progress)
+    groups, hparams = _read_all(sources, report, workers, progress, v)
     if report.skipped and not skip_bad:
         listing = "\n  ".join(reason for _, reason in report.skipped)
-        raise IngestError(f"{len(report.skipped)} bad file(s); fix or remove them, or pass "
-                          f"--skip-bad to import the rest:\n  {listing}")
+        raise IngestError(f"{len(report.skipped)} bad file(s); nothing was imported. Fix or "
+                          f"remove them, or pass --skip-bad to import the rest:\n  {listing}")
     if not hparams:
         raise IngestError(f"no trials found under {logs_dir!r}: expected "
                           f"<submission>/study_<k>/<workload>_<jax|pytorch>/trial_<n>/{EVAL_CSV}")
     good = sorted(hparams)
+    report.missing_hparams = [sources[i].directory for i in good if hparams[i] is _MISSING]
     submissions = sorted({sources[i].submission for i in good})
     code = {name: k for k, name in enumerate(submissions)}
     src_code = np.array([code.get(s.submission, -1) for s in sources])
@@ -321,22 +361,21 @@ def ingest(logs_dir: str, store: Store, ruleset: str, version: str, *, skip_bad:
     by_sub: dict[str, list[int]] = defaultdict(list)
     for i in good:
         by_sub[sources[i].submission].append(i)
-
-    def write(k: int) -> tuple[int, int]:
+    segments = {}
+    for k, submission in enumerate(submissions):
         parts = [g.slice(b[k], b[k + 1] - b[k]) for g, b in zip(groups, bounds, strict=True)]
         parts = [p for p in parts if p.num_rows]
         evals = (_segment(pa.concat_tables(parts, promote_options="default")) if parts
                  else S.eval_schema([]).empty_table())
-        idx = by_sub[submissions[k]]
-        trials = _trials_table([sources[i] for i in idx], [hparams[i] for i in idx])
-        store.write_submission_segment(version, ruleset, submissions[k], evals, trials)
-        return len(idx), evals.num_rows
-
-    # Segments are independent files; pyarrow releases the GIL while encoding.
-    with ThreadPoolExecutor(max_workers=max(1, workers or 4)) as pool:
-        for submission, (n_trials, n_rows) in zip(
-                submissions, pool.map(write, range(len(submissions))), strict=True):
-            report.submissions.append(submission)
-            report.trials += n_trials
-            report.rows += n_rows
+        idx = by_sub[submission]
+        trials = _trials_table([sources[i] for i in idx], [_hp(hparams[i]) for i in idx])
+        segments[(version, ruleset, submission)] = (evals, trials)
+        report.submissions.append(submission)
+        report.trials += len(idx)
+        report.rows += evals.num_rows
+    store.write_submissions(segments, workers=max(1, workers or 4))
     return report
+
+
+def _hp(value: object) -> dict | None:
+    return None if value is _MISSING else value  # type: ignore[return-value]

@@ -18,7 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+# 1: files in the partition folders, no manifest (still read, and migrated by
+#    the next write); 2: a manifest names the live files (``txn``).
+SCHEMA_VERSION = 2
 
 PARTITION_COLUMNS = ("version", "ruleset", "submission")
 PARTITIONING_SCHEMA = pa.schema([(c, pa.string()) for c in PARTITION_COLUMNS])
@@ -59,7 +61,7 @@ TRIAL_FIELDS = [
 TRIALS_SCHEMA = pa.schema(TRIAL_FIELDS)
 
 # Per-trial summaries (derived from the eval rows at write time, see
-# ``algoperf_ray.scoring.summarize``): scoring reads one row per trial.
+# ``algoperf_ray.store.summary``): scoring reads one row per trial.
 SUMMARY_FIELDS = [
     *FILE_KEY_FIELDS,
     pa.field("n_evals", pa.int32()),

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RULESETS = ("external", "self")
+from algoperf_ray.benchmark.identity import TrialKey, TrialSpec
+
 SEARCH_SPACE_FILE = "tuning_search_space.json"
-# Self-tuning submissions get a budget of 1.5x the workload's max runtime.
-SELF_TUNING_BUDGET_FACTOR = 1.5
 
 
 class PlanError(ValueError):
@@ -33,51 +33,6 @@ class SubmissionRef:
     name: str
     path: str
     search_space: str | None = None
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    """One AlgoPerf trial: the unit that becomes one Ray Tune trial."""
-
-    version: str
-    ruleset: str
-    submission: str
-    submission_path: str
-    framework: str
-    workload: str
-    study: int
-    trial: int
-    seed: int
-    hparams: dict[str, Any] | None = field(default=None, hash=False, compare=True)
-
-    @property
-    def trial_id(self) -> str:
-        """Stable, human-readable id: names the Tune trial and its checkpoints."""
-        return (f"{self.submission}-{self.framework}-{self.workload}"
-                f"-s{self.study}-t{self.trial}")
-
-    @property
-    def study_id(self) -> str:
-        return f"{self.submission}/{self.framework}/{self.workload}/s{self.study}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrialSpec:
-        return cls(**d)
-
-    def trial_key(self) -> Any:
-        """The results-store identity of this trial."""
-        from algoperf_ray.store import TrialKey
-
-        return TrialKey(version=self.version, ruleset=self.ruleset, submission=self.submission,
-                        framework=self.framework, workload=self.workload,
-                        study=self.study, trial=self.trial)
-
-    def key_tuple(self) -> tuple:
-        return (self.version, self.ruleset, self.submission, self.framework,
-                self.workload, self.study, self.trial)
 
 
 def trial_seed(base_seed: int, *parts: Any) -> int:
@@ -152,16 +107,23 @@ def _hparam_studies(ref: SubmissionRef, ruleset: str, studies: int, trials: int,
 
 
 def make_plan(*, ruleset: str, submissions: list[SubmissionRef], workloads: list[str],
-              framework: str, studies: int = 3, trials: int = 5, seed: int = 0,
-              version: str = "0.6") -> list[TrialSpec]:
+              framework: str, studies: int | None = None, trials: int | None = None,
+              seed: int = 0, version: str | None = None) -> list[TrialSpec]:
     """Every trial of every study of every workload, for every submission.
 
-    Deterministic: the same arguments give the same specs (hyperparameters
-    and seeds), which is what lets ``tune --resume`` and the store's
-    completed-trial set skip finished work.
+    ``studies`` / ``trials`` default to the version's numbers for the ruleset
+    (self-tuning always runs one trial per study). Deterministic: the same
+    arguments give the same specs (hyperparameters and seeds), which is what
+    lets ``tune --resume`` and the store's completed-trial set skip finished work.
     """
+    from algoperf_ray.benchmark.versions import RULESETS, get_version
+
+    rules = get_version(version)
     if ruleset not in RULESETS:
         raise PlanError(f"unknown ruleset {ruleset!r}; choose one of: {', '.join(RULESETS)}")
+    studies = rules.studies_per_workload(ruleset) if studies is None else studies
+    trials = 1 if ruleset == "self" else (rules.trials_per_study(ruleset)
+                                          if trials is None else trials)
     if studies < 1 or trials < 1:
         raise PlanError(f"--studies and --trials must be >= 1 (got {studies}, {trials})")
     if not submissions:
@@ -176,14 +138,19 @@ def make_plan(*, ruleset: str, submissions: list[SubmissionRef], workloads: list
         for workload in workloads:
             for study, study_points in enumerate(points):
                 for trial, hp in enumerate(study_points):
-                    specs.append(TrialSpec(
-                        version=version, ruleset=ruleset, submission=ref.name,
-                        submission_path=ref.path, framework=framework, workload=workload,
-                        study=study, trial=trial, hparams=hp,
-                        seed=trial_seed(seed, ref.name, workload, study, trial)))
+                    key = TrialKey(version=rules.name, ruleset=ruleset, submission=ref.name,
+                                   framework=framework, workload=workload, study=study,
+                                   trial=trial).validate()
+                    specs.append(TrialSpec(key=key, submission_path=ref.path, hparams=hp,
+                                           seed=trial_seed(seed, ref.name, workload, study,
+                                                           trial)))
     return specs
 
 
-def pending(specs: list[TrialSpec], completed: set[tuple]) -> list[TrialSpec]:
-    """The specs whose store identity (``key_tuple``) is not already completed."""
-    return [s for s in specs if s.key_tuple() not in completed]
+def pending(specs: list[TrialSpec], done: Iterable[TrialKey]) -> list[TrialSpec]:
+    """The specs whose key is not in ``done`` (the store's finished trials).
+
+    ``done`` is read once by the caller, so this is linear in the plan.
+    """
+    finished = set(done)
+    return [s for s in specs if s.key not in finished]

@@ -14,7 +14,7 @@ from typing import Any
 # Global batch sizes of the reference baselines; dev workloads sized for CPU.
 BATCH_SIZES: dict[str, int] = {
     "criteo1tb": 262_144, "fastmri": 32, "imagenet_resnet": 1024, "imagenet_vit": 1024,
-    "librispeech_conformer": 256, "librispeech_deepspeech": 256, "ogbg": 512, "wmt": 128,
+    "librispeech_conformer": 256, "librispeech_deepspeech": 256, "ogbg": 512, "wmt": 128, "finewebedu_lm": 64,
     "mnist": 16, "cifar": 128, "digits": 64,
     # Variants with their own size in the reference baselines; others use their base's.
     "imagenet_resnet_silu": 512, "imagenet_resnet_gelu": 512,

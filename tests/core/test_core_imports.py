@@ -34,9 +34,11 @@ def test_blocker_really_blocks() -> None:
 def test_core_modules_import_without_frameworks() -> None:
     modules = ["algoperf_ray", "algoperf_ray.spec", "algoperf_ray.benchmark.meta", "algoperf_ray.benchmark.registry",
                "algoperf_ray.workload.rng", "algoperf_ray.workload.metrics", "algoperf_ray.workload.base",
-               "algoperf_ray.benchmark.describe", "algoperf_ray.cli"]
-    for optional in ("algoperf_ray.store", "algoperf_ray.scoring.scoring", "algoperf_ray.benchmark.versions",
-                     "algoperf_ray.scoring.report", "algoperf_ray.submission.search_space", "algoperf_ray.tune.plan",
+               "algoperf_ray.benchmark.describe", "algoperf_ray.cli", "algoperf_ray.benchmark.versions",
+               "algoperf_ray.benchmark.identity", "algoperf_ray.runner", "algoperf_ray.tune.plan",
+               "algoperf_ray.tune.driver"]
+    for optional in ("algoperf_ray.store", "algoperf_ray.scoring.scoring",
+                     "algoperf_ray.scoring.report", "algoperf_ray.submission.search_space",
                      "algoperf_ray.submission.loader"):
         try:
             __import__(optional)
@@ -55,3 +57,12 @@ def test_cli_help_without_frameworks() -> None:
                "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n")
     assert res.returncode == 0, res.stderr
     assert "describe" in res.stdout
+
+
+def test_run_and_tune_help_without_frameworks_and_with_version() -> None:
+    for command in ("run", "tune"):
+        res = _run(f"import sys\nsys.argv=['algoperf-ray','{command}','--help']\n"
+                   "from algoperf_ray.cli import main\n"
+                   "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+        assert res.returncode == 0, res.stderr
+        assert "--version" in res.stdout

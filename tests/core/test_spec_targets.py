@@ -41,3 +41,14 @@ def test_missing_metric_never_reaches() -> None:
     wl = _Meta(meta=registry.get_meta("mnist"))
     assert not wl.has_reached_validation_target({})
     assert not spec.meets_target("validation/accuracy", None, 0.5)
+
+
+def test_a_workload_without_a_test_set_has_no_test_goal() -> None:
+    """The LM workload has no test split: its test goal never holds training back."""
+    import dataclasses
+
+    meta = dataclasses.replace(registry.get_meta("mnist"), test_target=None)
+    wl = _Meta(meta=meta)
+    assert wl.has_reached_test_target({})
+    assert not wl.has_reached_validation_target({"validation/accuracy": 0.5})
+    assert not spec.meets_target("test/accuracy", 0.99, None)

@@ -34,7 +34,7 @@ def auth_token() -> str | None:
 def ray_session():
     """A 2-CPU local Ray with the dashboard on a free localhost port."""
     ray = pytest.importorskip("ray")
-    from algoperf_ray.tune.tuning import RAY_ENV_DEFAULTS
+    from algoperf_ray.tune.options import RAY_ENV_DEFAULTS
 
     for k, v in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)

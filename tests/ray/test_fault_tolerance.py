@@ -43,8 +43,9 @@ def node_kill_scenario(tmp: str) -> None:
     from ray.cluster_utils import Cluster
 
     from algoperf_ray.store import Store
+    from algoperf_ray.tune.driver import run_experiment
+    from algoperf_ray.tune.options import TuneOptions
     from algoperf_ray.tune.plan import make_plan, resolve_submission
-    from algoperf_ray.tune.tuning import TuneOptions, run_experiment
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     node_a = cluster.add_node(num_cpus=1)

@@ -19,7 +19,7 @@ def _specs(sub, studies, trials, hparams=None):
 
 
 def _opts(tmp_path, **kw):
-    from algoperf_ray.tune.tuning import TuneOptions
+    from algoperf_ray.tune.options import TuneOptions
 
     base = dict(experiment="t-" + tmp_path.name[-12:], storage_path=str(tmp_path / "ray"),
                 store_uri=str(tmp_path / "store"), max_runtime_sec=2.5, eval_period_sec=0.5)
@@ -53,7 +53,7 @@ def _assert_runner_bracketed(clock, trial_result):
 
 def test_failed_and_diverging_trials_never_stop_the_study(ray_session, tmp_path, sgd_submission):
     from algoperf_ray.store import Store
-    from algoperf_ray.tune.tuning import run_experiment
+    from algoperf_ray.tune.driver import run_experiment
 
     # Study 0: trial 0 healthy, trial 1 turns NaN at step 3; study 1: trial 0 raises.
     specs = _specs(sgd_submission, 2, 2, {1: {"diverge": 3}, 2: {"raise_at": 2}})
@@ -80,7 +80,7 @@ def test_failed_and_diverging_trials_never_stop_the_study(ray_session, tmp_path,
 
 def test_prune_dominated_stops_slow_siblings_and_keeps_the_winner(ray_session, tmp_path,
                                                                   sgd_submission):
-    from algoperf_ray.tune.tuning import run_experiment
+    from algoperf_ray.tune.driver import run_experiment
 
     # One study, 2 trials; trial 1 sleeps per step so it is slower to the target.
     specs = _specs(sgd_submission, 1, 2, {1: {"sleep": 0.05, "learning_rate": 0.001}})
@@ -96,7 +96,7 @@ def test_prune_dominated_stops_slow_siblings_and_keeps_the_winner(ray_session, t
 
 @pytest.mark.parametrize("n", [1])
 def test_already_completed_trials_are_skipped(ray_session, tmp_path, sgd_submission, n):
-    from algoperf_ray.tune.tuning import run_experiment
+    from algoperf_ray.tune.driver import run_experiment
 
     specs = _specs(sgd_submission, 1, n)
     opts = _opts(tmp_path, max_runtime_sec=1.0)
@@ -125,7 +125,7 @@ def test_ddp_trial_on_ray_train_is_live_in_the_dashboard(ray_session, tmp_path, 
     import urllib.error
 
     from algoperf_ray.store import Store
-    from algoperf_ray.tune.tuning import run_experiment
+    from algoperf_ray.tune.driver import run_experiment
 
     specs = _specs(sgd_submission, 1, 1)
     opts = _opts(tmp_path, use_train="auto", workers_per_trial=2, max_runtime_sec=2.0)

@@ -8,23 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from algoperf_ray.tune.driver import trial_resources
+from algoperf_ray.tune.options import DRIVER_CPU, TuneOptions, trial_config
 from algoperf_ray.tune.plan import make_plan, resolve_submission
-from algoperf_ray.tune.tuning import (
-    DRIVER_CPU,
-    TuneOptions,
-    budget_sec,
-    clean_row,
-    reached,
-    trial_resources,
-)
+from algoperf_ray.tune.trial import clean_row
 
 SUB = Path(__file__).parent / "fixtures" / "sgd_torch"
 
 
-def _spec(ruleset="external"):
+def _spec(ruleset="external", version=None):
     ref = resolve_submission(SUB, "pytorch")
     return make_plan(ruleset=ruleset, submissions=[ref], workloads=["digits"],
-                     framework="pytorch", studies=1, trials=1)[0]
+                     framework="pytorch", studies=1, trials=1, version=version)[0]
 
 
 def test_checkpoints_are_keyed_by_the_algoperf_trial_not_the_ray_attempt(tmp_path):
@@ -43,25 +38,26 @@ def test_train_is_used_only_where_more_than_one_worker_is_needed(tmp_path):
     assert trial_resources("pytorch", ddp) == {"CPU": DRIVER_CPU}
     assert trial_resources("jax", ddp) == {"CPU": 1.0, "GPU": 8}
     with pytest.raises(ValueError, match="auto, always or never"):
-        dataclasses.replace(single, use_train="sometimes").wants_train("jax")
+        dataclasses.replace(single, use_train="sometimes")
 
 
-def test_self_tuning_budget_is_one_and_a_half_times(tmp_path):
-    opts = TuneOptions(experiment="e", storage_path=str(tmp_path), max_runtime_sec=10)
-    assert budget_sec(_spec("external"), opts) == 10
-    assert budget_sec(_spec("self"), opts) == 15
+def test_a_trial_config_is_its_spec_plus_the_options_and_asks_its_version(tmp_path):
+    """The override replaces the version's budget; the version's self-tuning factor applies."""
+    opts = TuneOptions(experiment="e", storage_path=str(tmp_path), max_runtime_sec=10,
+                       store_uri=str(tmp_path / "s"))
+    for version, factor in (("0.6", 1.5), ("0.5", 3.0)):
+        external, self_ = _spec("external", version), _spec("self", version)
+        config = trial_config(external, opts)
+        assert config.spec == external and config.store_uri == opts.store_uri
+        assert config.checkpoint_dir == opts.checkpoint_dir(external)
+        assert config.budget_sec() == 10
+        assert trial_config(self_, opts).budget_sec() == 10 * factor
 
 
 def test_tune_metrics_hold_only_finite_numbers():
     row = {"global_step": 3, "validation/accuracy": 0.5, "test/accuracy": None,
            "train/loss": float("nan"), "time_to_target": math.inf, "note": "x"}
     assert clean_row(row) == {"global_step": 3, "validation/accuracy": 0.5}
-
-
-def test_reached_follows_the_metric_direction():
-    assert reached(0.97, 0.96, minimize=False) and not reached(0.95, 0.96, minimize=False)
-    assert reached(0.1, 0.12, minimize=True) and not reached(float("nan"), 0.12, minimize=True)
-    assert not reached(None, 0.1, minimize=True)
 
 
 def test_experiment_name_works_for_local_paths_and_uris(tmp_path):

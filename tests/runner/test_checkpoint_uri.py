@@ -18,7 +18,7 @@ from runner_fakes import FakeTorchWorkload, ScriptedSubmission
 
 from algoperf_ray.runner import FakeClock, RunnerHooks, TrialConfig, run_loaded_trial
 from algoperf_ray.runner import checkpoint as ckpt
-from algoperf_ray.tune.tuning import TuneOptions
+from algoperf_ray.tune.options import TuneOptions
 
 
 class Preempted(Exception):

@@ -58,12 +58,27 @@ def test_synthetic_data_and_self_tuning(tmp_path, repo_root):
     assert res.exit_code == 0, res.output
     (trial,) = Store(str(tmp_path / "s")).read_trials().to_pylist()
     assert trial["hparams"] is None and trial["ruleset"] == "self"
+    assert trial["version"] == "0.6"  # the current version unless --version says otherwise
+
+
+def test_version_flag_carries_the_trial_version_into_the_store(tmp_path, repo_root):
+    res = _run("--workload", "digits", "--framework", "pytorch", "--submission",
+               str(repo_root / "submissions" / "nadamw"), "--ruleset", "self", "--data",
+               "synthetic", "--max-steps", "2", "--version", "0.5", "--store", str(tmp_path / "s"))
+    assert res.exit_code == 0, res.output
+    assert "v0.5 self" in res.output
+    (trial,) = Store(str(tmp_path / "s")).read_trials().to_pylist()
+    assert trial["version"] == "0.5"
+    assert {r["version"] for r in Store(str(tmp_path / "s")).read_evals().to_pylist()} == {"0.5"}
 
 
 @pytest.mark.parametrize("args, message", [
     (["--workload", "nope"], "Valid workloads"),
     (["--framework", "tf"], "choose one of"),
     (["--ruleset", "self", "--hparams", "{}"], "self-tuning trials get no hyperparameters"),
+    (["--version", "0.9"], "Valid versions: 0.5, 0.6, 0.6-lm"),
+    (["--ruleset", "self", "--max-runtime", "-5"], "--max-runtime must be >= 0"),
+    (["--ruleset", "self", "--eval-period", "-1"], "--eval-period must be >= 0"),
 ])
 def test_bad_input_is_a_clean_error(tmp_path, repo_root, args, message):
     base = {"--workload": "digits", "--framework": "pytorch",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from runner_fakes import FakeTorchWorkload, ScriptedSubmission
 
+from algoperf_ray.benchmark.identity import TrialSpec
 from algoperf_ray.runner import FakeClock, TrialConfig, run_loaded_trial, run_trial
 from algoperf_ray.store import Store, TrialKey
 
@@ -16,9 +18,8 @@ KEY = TrialKey(version="0.6", ruleset="external", submission="scripted", framewo
 def test_eval_and_trial_rows_land_in_the_store(tmp_path):
     uri = str(tmp_path / "store")
     clock = FakeClock()
-    config = TrialConfig(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         hparams={"learning_rate": 0.5}, seed=7, key=KEY, store_uri=uri,
-                         max_global_steps=3, eval_period_sec=0.0)
+    spec = TrialSpec(KEY, submission_path="scripted.py", seed=7, hparams={"learning_rate": 0.5})
+    config = TrialConfig(spec, store_uri=uri, max_global_steps=3, eval_period_sec=0.0)
     result = run_loaded_trial(config, FakeTorchWorkload(clock=clock), ScriptedSubmission(clock),
                               clock=clock)
     store = Store(uri)
@@ -36,9 +37,8 @@ def test_rerun_replaces_rows_instead_of_duplicating(tmp_path):
     uri = str(tmp_path / "store")
     for _ in range(2):
         clock = FakeClock()
-        config = TrialConfig(workload="fake", framework="pytorch", submission_path="s.py",
-                             key=KEY, store_uri=uri, max_global_steps=2, eval_period_sec=0.0,
-                             hparams={"learning_rate": 0.5})
+        config = TrialConfig(TrialSpec(KEY, "s.py", hparams={"learning_rate": 0.5}),
+                             store_uri=uri, max_global_steps=2, eval_period_sec=0.0)
         run_loaded_trial(config, FakeTorchWorkload(clock=clock), ScriptedSubmission(clock),
                          clock=clock)
     assert Store(uri).read_evals().num_rows == 2
@@ -46,9 +46,9 @@ def test_rerun_replaces_rows_instead_of_duplicating(tmp_path):
 
 def test_a_failing_trial_is_recorded_as_failed(tmp_path):
     uri = str(tmp_path / "store")
-    config = TrialConfig(workload="digits", framework="pytorch",
-                         submission_path=str(tmp_path / "missing.py"), key=KEY, store_uri=uri,
-                         hparams={"learning_rate": 0.5})
+    key = dataclasses.replace(KEY, workload="digits")
+    config = TrialConfig(TrialSpec(key, str(tmp_path / "missing.py"),
+                                   hparams={"learning_rate": 0.5}), store_uri=uri)
     result = run_trial(config)
     assert result.status == "failed" and "missing.py" in result.error
     (trial,) = Store(uri).read_trials().to_pylist()

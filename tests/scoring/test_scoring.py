@@ -35,7 +35,7 @@ def _oracle(df, version, rule):
         tgt = version.target(wl)
         study_times = []
         for _, sg in g.groupby("study"):
-            best = None  # (key, trial, time)
+            best = None  # (key, time, trial): ties go to the faster, then the lower trial
             for trial, tg in sg.groupby("trial"):
                 tg = tg.sort_values("eval_index")
                 vals = tg[tgt.metric_column].to_numpy(dtype=float)
@@ -46,9 +46,9 @@ def _oracle(df, version, rule):
                 i = int(np.argmax(hit))
                 t = float(tg.accumulated_submission_time.to_numpy()[i])
                 key = i if rule == "published" else t
-                if best is None or (key, trial) < (best[0], best[1]):
-                    best = (key, trial, t)
-            study_times.append(math.inf if best is None else best[2])
+                if best is None or (key, t, trial) < best:
+                    best = (key, t, trial)
+            study_times.append(math.inf if best is None else best[1])
         if wl in scored:
             times[sub][wl] = float(np.median(study_times))
     t = np.array([[times[s][w] for w in scored] for s in subs])

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import algoperf_ray.scoring.scoring as scoring
+import algoperf_ray.scoring.trials as scoring
 from algoperf_ray.benchmark.versions import get_version
 from algoperf_ray.scoring.scoring import score_store, summarize
 from algoperf_ray.store import Store, TrialKey

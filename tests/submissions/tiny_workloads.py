@@ -1,7 +1,7 @@
 """A tiny linear 4-class problem as real JAX and PyTorch workloads.
 
 Small enough that a few optimizer steps take milliseconds, yet it is a real
-subclass of the framework bases (device placement, sharding, DDP shards),
+``BaseWorkload`` with a framework leaf (placement: sharding, DDP shards),
 so the baselines and public-style fixtures run exactly as on a benchmark
 workload. Both frameworks share one parameter layout: JAX ``kernel`` is
 PyTorch ``weight.T``, which lets tests start both from the same weights.
@@ -15,6 +15,7 @@ import numpy as np
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
+from algoperf_ray.workload.base import BaseWorkload
 from algoperf_ray.workload.metrics import masked_loss_dict
 
 DIM, CLASSES = 16, 4
@@ -44,7 +45,7 @@ def initial_weights(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
             np.zeros((CLASSES,), np.float32))
 
 
-class _TinyData:
+class _TinyData(BaseWorkload):
     def _real_batches(self, split, seed, data_dir, global_batch_size, train):
         it = batches(seed if train else 99, global_batch_size)
         if train:
@@ -59,9 +60,9 @@ def jax_workload(data_mode: str = "real") -> Any:
     import jax.numpy as jnp
 
     from algoperf_ray.workload import sharding_jax
-    from algoperf_ray.workload.base_jax import JaxWorkload
+    class TinyJax(_TinyData):
+        framework = "jax"
 
-    class TinyJax(_TinyData, JaxWorkload):
         def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
             kernel, bias = initial_weights(int(np.asarray(rng).ravel()[-1]))
             params = {"dense": {"kernel": jnp.asarray(kernel), "bias": jnp.asarray(bias)}}
@@ -100,9 +101,11 @@ def torch_workload(data_mode: str = "real") -> Any:
     import torch.nn.functional as F
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+    from algoperf_ray.workload.placement_torch import ddp_info
 
-    class TinyTorch(_TinyData, TorchWorkload):
+    class TinyTorch(_TinyData):
+        framework = "pytorch"
+
         def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
             kernel, bias = initial_weights(int(np.asarray(rng).ravel()[-1]))
             model = torch.nn.Linear(DIM, CLASSES)

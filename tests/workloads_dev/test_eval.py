@@ -68,7 +68,7 @@ def test_digits_eval_counts_every_validation_example_once():
             p.zero_()
         model.net[-1].bias[3] = 1.0
     r = w.eval_model(96, model, None, np.array([0, 1], np.uint32), None, None, 0)
-    from algoperf_ray.workloads.digits import data
+    from algoperf_ray.workloads.digits import input_pipeline as data
 
     targets = data.split_arrays("validation", w.meta.train_mean, w.meta.train_stddev, 500)
     assert r["validation/accuracy"] == pytest.approx(float(np.mean(targets["targets"] == 3)))

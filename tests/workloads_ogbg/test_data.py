@@ -24,7 +24,7 @@ def _torch_model(w, params):
         return params
     import torch
     from algoperf_ray.workloads.ogbg import convert
-    from algoperf_ray.workloads.ogbg.ogbg_torch import GNN
+    from algoperf_ray.workloads.ogbg.models_torch import GNN
 
     cfg = w.model_config
     model = GNN(activation=cfg["activation"], latent_dim=cfg["latent_dim"],

@@ -107,8 +107,8 @@ def _jax_and_torch(name: str):
 def test_same_weights_same_outputs(name: str) -> None:
     jw, tw, jparams, tmodel = _jax_and_torch(name)
     host = next(ip.batch_graphs(ip.synthetic_graphs(5), 16, 1, pad_last=True))
-    jlogits = jw._predict(jparams, None, jw._to_device(host, train=False))
-    tlogits = tw._predict(tmodel, None, tw._to_device(host, train=False))
+    jlogits = jw._compiled("_eval_outputs")(jparams, None, jw._to_device(host, train=False), None)["logits"]
+    tlogits = tw._compiled("_eval_outputs")(tmodel, None, tw._to_device(host, train=False), None)["logits"]
     assert jlogits.shape == (17, 128)
     assert np.abs(jlogits).max() > 1e-2
     np.testing.assert_allclose(tlogits, jlogits, atol=2e-4, rtol=2e-4)

@@ -25,9 +25,9 @@ JAX_SCRIPT = textwrap.dedent("""
     from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
     w = registry.load_workload("ogbg", "jax", data_mode="synthetic", **REDUCED_SIZE_KWARGS["ogbg"])
     params, _ = w.init_model_fn(rng.PRNGKey(0))
-    host = next(ip.batch_graphs(ip.synthetic_graphs(1), 16, w._num_shards(), pad_last=True))
+    host = next(ip.batch_graphs(ip.synthetic_graphs(1), 16, w.placement.num_shards, pad_last=True))
     dev = w._to_device(host, train=False)
-    sharded = w._predict(params, None, dev)
+    sharded = w._compiled("_eval_outputs")(params, None, dev, None)["logits"]
     alone = []
     for k in range(4):
         part = ip.GraphsTuple(*(None if a is None else np.split(a, 4)[k] for a in host["inputs"]))

@@ -1,60 +1,23 @@
-"""Framework-neutral part of cifar: the TFDS input pipeline (host numpy).
+"""Framework-neutral part of cifar: the workload class over the TFDS pipeline.
 
-As in the reference: train is TFDS ``cifar10`` ``train[:45000]``, validation
-the last 5,000 train images, test is TFDS ``test``. Training images are
-augmented like the reference: padded by 2 pixels on each side (36x36), a
-random 32x32 crop, and a random left-right flip, with stateless randomness
-derived from the data seed and a per-example counter (reproducible). All
-images are scaled to [0, 1] and normalised per channel with the train mean
-and stddev from the metadata.
+The pipeline itself (split names, preprocessing) is in ``input_pipeline.py``;
+the leaves add the model through the shared classifier code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from algoperf_ray.workloads import _tfds
+from algoperf_ray.workloads.cifar import input_pipeline
 
-CROP_SIZE = 32
-PADDING_SIZE = 4  # total over both sides, as in the reference
-
-
-def tfds_split(split: str, num_train: int, num_validation: int) -> str:
-    table = {"train": f"train[:{num_train}]", "eval_train": f"train[:{num_train}]",
-             "validation": f"train[{num_train}:{num_train + num_validation}]", "test": "test"}
-    if split not in table:
-        raise ValueError(f"unknown cifar split {split!r}; valid: {', '.join(table)}.")
-    return table[split]
+from algoperf_ray.workload.base import BaseWorkload
 
 
-def make_preprocess(mean, std, train: bool, seed: int):
-    """The tf.data map function: (index, example) -> {'inputs', 'targets'}."""
-    import tensorflow as tf
-
-    mean = tf.constant(mean, tf.float32, shape=[1, 1, 3])
-    std = tf.constant(std, tf.float32, shape=[1, 1, 3])
-    base = tf.constant([seed, 0], tf.int64)
-
-    def preprocess(index, example):
-        image = tf.image.convert_image_dtype(example["image"], tf.float32)
-        if train:
-            seeds = tf.random.experimental.stateless_split(
-                tf.random.experimental.stateless_fold_in(base, index), 2)
-            size = CROP_SIZE + PADDING_SIZE
-            image = tf.image.resize_with_crop_or_pad(image, size, size)
-            image = tf.image.stateless_random_crop(image, (CROP_SIZE, CROP_SIZE, 3), seeds[0])
-            image = tf.image.stateless_random_flip_left_right(image, seeds[1])
-        return {"inputs": (image - mean) / std, "targets": tf.cast(example["label"], tf.int32)}
-
-    return preprocess
-
-
-class CifarData:
-    """Mixin giving a workload leaf the cifar train/eval numpy batches."""
+class CifarWorkload(BaseWorkload):
+    """cifar, framework-neutral: the train/eval numpy batches (TFDS)."""
 
     def _real_batches(self, split: str, seed: int, data_dir: str | None,
                       global_batch_size: int, train: bool) -> Iterator[dict]:
-        name = tfds_split(split, self.num_train_examples, self.num_validation_examples)
-        ds = _tfds.load_split("cifar10", name, data_dir)
-        preprocess = make_preprocess(self.meta.train_mean, self.meta.train_stddev, train, seed)
-        return _tfds.tfds_batches(ds, preprocess, global_batch_size, train, seed)
+        return input_pipeline.cifar_batches(
+            split, data_dir, global_batch_size, train, seed, self.meta.train_mean,
+            self.meta.train_stddev, self.num_train_examples, self.num_validation_examples)

@@ -13,13 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from algoperf_ray.workloads.criteo1tb import models_jax
-from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkloadBase
+from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload import sharding_jax
-from algoperf_ray.workload.base_jax import JaxWorkload
 
 _MODEL_FIELDS = ("vocab_size", "mlp_bottom_dims", "mlp_top_dims", "embed_dim",
                  "use_layer_norm", "embedding_init_multiplier")
@@ -32,8 +31,10 @@ def _as_key(rng: Any) -> Any:
     return jnp.asarray(rng, jnp.uint32)
 
 
-class Criteo1TbJaxWorkload(Criteo1TbWorkloadBase, JaxWorkload):
+class Criteo1TbJaxWorkload(Criteo1TbWorkload):
     """DLRMsmall (or the residual DLRM for criteo1tb_resnet) in Flax."""
+
+    framework = "jax"
 
     def build_model(self) -> Any:
         """The Flax module of this variant (no parameters are created)."""
@@ -43,7 +44,7 @@ class Criteo1TbJaxWorkload(Criteo1TbWorkloadBase, JaxWorkload):
     def init_model_fn(self, rng: spec.RandomState, dropout_rate: float | None = None,
                       aux_dropout_rate: float | None = None) -> tuple[Any, None]:
         del aux_dropout_rate  # the model has a single dropout
-        self._dropout_rate = self._resolve_dropout(dropout_rate)
+        self._dropout_rate = self._rate(dropout_rate)
         self._model = self.build_model()
         params_rng, _ = jax.random.split(_as_key(rng))
         fake = jnp.ones((2, 39), jnp.float32)
@@ -62,10 +63,9 @@ class Criteo1TbJaxWorkload(Criteo1TbWorkloadBase, JaxWorkload):
                  update_batch_norm: bool, dropout_rate: float | None = None) -> tuple[Any, None]:
         del model_state, update_batch_norm
         train = mode == spec.ForwardPassMode.TRAIN
-        rate = self._resolve_dropout(dropout_rate)
-        kwargs: dict[str, Any] = {"train": train, "dropout_rate": rate}
-        if train and rate:
-            kwargs["rngs"] = {"dropout": rng}
+        kwargs: dict[str, Any] = {"train": train, "dropout_rate": self._rate(dropout_rate)}
+        if train and rng is not None:
+            kwargs["rngs"] = {"dropout": _as_key(rng)}
         logits = self._model.apply({"params": params},
                                    augmented_and_preprocessed_input_batch["inputs"], **kwargs)
         return logits, None
@@ -82,11 +82,3 @@ class Criteo1TbJaxWorkload(Criteo1TbWorkloadBase, JaxWorkload):
                         + (1 - targets) * jax.nn.log_sigmoid(-logits))
         mask = None if mask_batch is None else jnp.reshape(mask_batch, (n,))
         return metrics_lib.masked_loss_dict(per_example, mask, jnp)
-
-    def _eval_outputs(self, params: Any, batch: dict[str, Any]) -> tuple[np.ndarray, ...]:
-        fn = self.__dict__.get("_jitted_logits")
-        if fn is None:
-            fn = self.__dict__["_jitted_logits"] = jax.jit(
-                lambda p, x: self._model.apply({"params": p}, x, train=False))
-        logits = fn(params, batch["inputs"])
-        return tuple(np.asarray(a) for a in (logits, batch["targets"], batch["weights"]))

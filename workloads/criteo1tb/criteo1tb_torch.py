@@ -14,21 +14,23 @@ from typing import Any
 import numpy as np
 import torch
 from algoperf_ray.workloads.criteo1tb import models_torch
-from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkloadBase
+from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 from torch import nn
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+from algoperf_ray.workload.placement_torch import ddp_info
 
 _MODEL_FIELDS = ("vocab_size", "mlp_bottom_dims", "mlp_top_dims", "embed_dim",
                  "use_layer_norm", "embedding_init_multiplier")
 
 
-class Criteo1TbTorchWorkload(Criteo1TbWorkloadBase, TorchWorkload):
+class Criteo1TbTorchWorkload(Criteo1TbWorkload):
     """DLRMsmall (or the residual DLRM for criteo1tb_resnet) in PyTorch."""
+
+    framework = "pytorch"
 
     def build_model(self) -> nn.Module:
         """A freshly initialised model of this variant (on the current default device)."""
@@ -38,7 +40,7 @@ class Criteo1TbTorchWorkload(Criteo1TbWorkloadBase, TorchWorkload):
     def init_model_fn(self, rng: spec.RandomState, dropout_rate: float | None = None,
                       aux_dropout_rate: float | None = None) -> tuple[nn.Module, None]:
         del aux_dropout_rate  # the model has a single dropout
-        self._dropout_rate = self._resolve_dropout(dropout_rate)
+        self._dropout_rate = self._rate(dropout_rate)
         torch.manual_seed(rng_lib.to_seed(rng))
         model = self.build_model()
         self._param_shapes = param_utils.pytorch_param_shapes(model)
@@ -72,7 +74,7 @@ class Criteo1TbTorchWorkload(Criteo1TbWorkloadBase, TorchWorkload):
         context = contextlib.nullcontext if train else torch.no_grad
         with context():
             logits = params(augmented_and_preprocessed_input_batch["inputs"],
-                            dropout_rate=self._resolve_dropout(dropout_rate))
+                            dropout_rate=self._rate(dropout_rate))
         return logits, None
 
     def loss_fn(self, label_batch: Any, logits_batch: Any, mask_batch: Any = None,
@@ -87,11 +89,6 @@ class Criteo1TbTorchWorkload(Criteo1TbWorkloadBase, TorchWorkload):
                         + (1 - targets) * nn.functional.logsigmoid(-logits))
         mask = None if mask_batch is None else mask_batch.reshape(n)
         return metrics_lib.masked_loss_dict(per_example, mask, torch)
-
-    def _eval_outputs(self, params: nn.Module, batch: dict[str, Any]) -> tuple[np.ndarray, ...]:
-        logits, _ = self.model_fn(params, batch, None, spec.ForwardPassMode.EVAL, None, False)
-        return tuple(t.detach().float().cpu().numpy()
-                     for t in (logits, batch["targets"], batch["weights"]))
 
 
 def load_jax_params(model: nn.Module, params: Mapping[str, Any]) -> None:

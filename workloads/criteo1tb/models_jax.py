@@ -10,10 +10,13 @@ cast to int32 and taken modulo the table size here, as in the reference.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 from jax import nn as jnn
+
+from algoperf_ray.workload.dropout_jax import Dropout
 
 NUM_SPARSE = 26
 
@@ -72,7 +75,7 @@ class DlrmSmall(nn.Module):
     embedding_init_multiplier: float | None = None
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool, dropout_rate: float = 0.0) -> jnp.ndarray:
+    def __call__(self, x: jnp.ndarray, train: bool, dropout_rate: Any = 0.0) -> jnp.ndarray:
         dense, cat = jnp.split(x, [self.num_dense_features], 1)
         for dim in self.mlp_bottom_dims:
             dense = nn.relu(_bottom_dense(dim)(dense))
@@ -93,7 +96,7 @@ class DlrmSmall(nn.Module):
                 if self.use_layer_norm:
                     y = nn.LayerNorm()(y)
             if i == last - 1:
-                y = nn.Dropout(rate=dropout_rate, deterministic=not train or not dropout_rate)(y)
+                y = Dropout()(y, deterministic=not train, rate=dropout_rate)
         return y
 
 
@@ -109,7 +112,7 @@ class DLRMResNet(nn.Module):
     embedding_init_multiplier: float | None = None  # unused, as in the reference
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool, dropout_rate: float = 0.0) -> jnp.ndarray:
+    def __call__(self, x: jnp.ndarray, train: bool, dropout_rate: Any = 0.0) -> jnp.ndarray:
         dense, cat = jnp.split(x, [self.num_dense_features], 1)
         dense = nn.relu(_bottom_dense(self.mlp_bottom_dims[0])(dense))
         for dim in self.mlp_bottom_dims[1:]:
@@ -121,6 +124,6 @@ class DLRMResNet(nn.Module):
         for i in range(1, len(top) - 1):
             h = nn.relu(_top_dense(top[i - 1], top[i])(y))
             if i == len(top) - 2:
-                h = nn.Dropout(rate=dropout_rate, deterministic=not train or not dropout_rate)(h)
+                h = Dropout()(h, deterministic=not train, rate=dropout_rate)
             y = y + h
         return _top_dense(top[-2], 1, bias_std=1.0)(y)

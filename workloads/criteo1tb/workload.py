@@ -8,7 +8,6 @@ normalised by the number of real examples) are written here once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,20 +16,26 @@ from algoperf_ray.workloads.criteo1tb import input_pipeline
 from algoperf_ray.workloads.criteo1tb.metadata import BASE_MODEL_KWARGS, NUM_DENSE_FEATURES
 
 from algoperf_ray import spec
-from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
 
 DROPOUT_RATE = 0.0  # the reference's default for every variant
 
 
-class Criteo1TbWorkloadBase(BaseWorkload):
-    """Config resolution, real/synthetic batches and the numpy eval metric.
+class Criteo1TbWorkload(BaseWorkload):
+    """Config resolution, real/synthetic batches and the eval loss.
+
+    The validation split alone is ~13 GB as float32 inputs, so eval batches
+    are streamed from disk at every eval (``cache_eval = False``), as the
+    reference does, instead of being kept in memory.
 
     Constructor keyword arguments override the model config of the variant
     (``meta.model_kwargs``); tests use ``vocab_size=...`` for a small table.
     ``max_eval_examples=N`` caps every eval split (and the eval batch) at N
     examples, so a CPU smoke run does not evaluate 83 M synthetic examples.
     """
+
+    cache_eval = False
+    eval_data_seed = 0
 
     def __init__(self, meta: Any, data_mode: str = "real",
                  max_eval_examples: int | None = None, **size_kwargs: Any) -> None:
@@ -44,19 +49,15 @@ class Criteo1TbWorkloadBase(BaseWorkload):
         if self.config["vocab_size"] % 4:
             raise ValueError(f"vocab_size must be divisible by 4 (workload {meta.name!r}): "
                              "the PyTorch model stores the table in 4 row chunks.")
-        self._dropout_rate = DROPOUT_RATE
-
-    # ---- eval sizes: capped by ``max_eval_examples`` (BaseWorkload) for CPU smoke runs ----
-    @property
-    def eval_batch_size(self) -> int:
-        return self._capped(self.meta.eval_batch_size)
+        self._dropout_rate: Any = DROPOUT_RATE
 
     @property
     def vocab_size(self) -> int:
         return int(self.config["vocab_size"])
 
-    def _resolve_dropout(self, dropout_rate: float | None) -> float:
-        return self._dropout_rate if dropout_rate is None else float(dropout_rate)
+    def _rate(self, dropout_rate: Any) -> Any:
+        """The call's rate (possibly traced), else the one given to ``init_model_fn``."""
+        return self._dropout_rate if dropout_rate is None else dropout_rate
 
     # ---- data ---------------------------------------------------------------------
     def _real_batches(self, split: str, seed: int, data_dir: str | None,
@@ -75,17 +76,14 @@ class Criteo1TbWorkloadBase(BaseWorkload):
             batch["targets"] = (gen.random(global_batch_size) < 0.03).astype(np.float32)
             yield batch
 
-    # ---- eval -----------------------------------------------------------------------
-    def _eval_outputs(self, params: Any, batch: spec.Batch) -> tuple[np.ndarray, ...]:
-        """(logits, targets, weights) of one device batch as host numpy. Leaves implement."""
-        raise NotImplementedError
-
-    def _eval_batch(self, params: Any, model_state: Any, batch: spec.Batch,
-                    rng: Any) -> dict[str, float]:
-        logits, targets, weights = self._eval_outputs(params, batch)
-        losses = metrics_lib.sigmoid_cross_entropy_np(logits.reshape(-1), targets.reshape(-1))
-        weights = weights.reshape(-1).astype(np.float64)
-        return {"loss": float(np.sum(losses * weights)), "num_examples": float(weights.sum())}
+    # ---- eval ("sum" mode, streamed) -------------------------------------------------
+    def _eval_metrics(self, params: Any, model_state: Any, batch: spec.Batch,
+                      rng: Any) -> dict[str, Any]:
+        """Summed sigmoid cross entropy and real-example count of one device batch."""
+        logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
+                                  update_batch_norm=False)
+        loss = self.loss_fn(batch["targets"], logits, batch["weights"])
+        return {"loss": loss["summed"], "num_examples": loss["n_valid_examples"]}
 
     def _normalize_eval_metrics(self, num_examples: int,
                                 totals: dict[str, float]) -> dict[str, float]:
@@ -93,20 +91,3 @@ class Criteo1TbWorkloadBase(BaseWorkload):
         # on the full dataset, and still a mean on small data directories.
         count = totals.get("num_examples") or num_examples
         return {"loss": totals.get("loss", 0.0) / count}
-
-    def _eval_model_on_split(self, split: str, num_examples: int, global_batch_size: int,
-                             params: Any, model_state: Any, rng: spec.RandomState,
-                             data_dir: str, global_step: int = 0) -> dict[str, float]:
-        """Stream the split for every eval instead of caching it in memory.
-
-        The base class keeps eval batches in memory, which suits small eval
-        sets; Criteo's validation split alone is ~13 GB as float32 inputs, so
-        it is re-read from disk each time, as the reference does.
-        """
-        num_batches = math.ceil(num_examples / global_batch_size)
-        batches = self.host_batches(split, 0, data_dir, global_batch_size, train=False)
-        totals = metrics_lib.sum_metrics(
-            self._eval_batch(params, model_state, self._to_device(b, train=False), rng)
-            for _, b in zip(range(num_batches), batches, strict=False))
-        totals = self._reduce_eval_totals(totals)
-        return self._normalize_eval_metrics(num_examples, totals)

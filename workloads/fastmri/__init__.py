@@ -1,1 +1,1 @@
-"""fastMRI knee single-coil reconstruction (U-Net). Scoring metadata only for now."""
+"""fastMRI knee single-coil reconstruction: the reference U-Net and its three variants."""

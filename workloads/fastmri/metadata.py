@@ -106,9 +106,10 @@ WORKLOADS = [
 
 # Small CPU-sized models (constructor kwargs) for tests and benchmarks. The
 # images stay 320x320 (the pipeline's shape); width and depth shrink.
+# ``max_eval_examples`` caps each eval split so a CPU smoke run evaluates quickly.
 REDUCED_SIZE_KWARGS: dict[str, dict] = {
-    "fastmri": {"num_channels": 4, "num_pool_layers": 2},
-    "fastmri_model_size": {"num_channels": 8, "num_pool_layers": 1},
-    "fastmri_tanh": {"num_channels": 4, "num_pool_layers": 2},
-    "fastmri_layernorm": {"num_channels": 4, "num_pool_layers": 2},
+    "fastmri": {"num_channels": 4, "num_pool_layers": 2, "max_eval_examples": 8},
+    "fastmri_model_size": {"num_channels": 8, "num_pool_layers": 1, "max_eval_examples": 8},
+    "fastmri_tanh": {"num_channels": 4, "num_pool_layers": 2, "max_eval_examples": 8},
+    "fastmri_layernorm": {"num_channels": 4, "num_pool_layers": 2, "max_eval_examples": 8},
 }

@@ -1,1 +1,1 @@
-"""ImageNet ResNet-50. Scoring metadata only for now."""
+"""ImageNet ResNet-50 (v1.5) and its variants, JAX and PyTorch; also the shared ImageNet pipeline."""

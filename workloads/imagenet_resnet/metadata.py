@@ -106,6 +106,7 @@ WORKLOADS = [
 
 # Small CPU-sized models (constructor kwargs) for tests and benchmarks:
 # 8 base filters, one block per stage, 32x32 images (~0.39M parameters, most
-# of them in the 1000-way head).
-_REDUCED = {"num_filters": 8, "stage_sizes": (1, 1, 1, 1), "image_size": 32}
+# of them in the 1000-way head), and evals capped at 256 examples per split.
+_REDUCED = {"num_filters": 8, "stage_sizes": (1, 1, 1, 1), "image_size": 32,
+            "max_eval_examples": 256}
 REDUCED_SIZE_KWARGS: dict[str, dict] = {w.name: dict(_REDUCED) for w in WORKLOADS}

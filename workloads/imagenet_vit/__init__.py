@@ -1,1 +1,1 @@
-"""ImageNet ViT-S/16. Scoring metadata only for now."""
+"""ImageNet ViT-S/16 and its variants (GLU, post-LN, MAP head), JAX and PyTorch."""

@@ -93,7 +93,8 @@ WORKLOADS = [
 ]
 
 # Small CPU-sized models for tests and benchmarks: width 32, 2 blocks,
-# 4 heads, 8x8 patches of 32x32 images (16 tokens).
+# 4 heads, 8x8 patches of 32x32 images (16 tokens); evals capped at 256
+# examples per split.
 _REDUCED = {"width": 32, "depth": 2, "mlp_dim": 64, "num_heads": 4, "patch_size": 8,
-            "image_size": 32}
+            "image_size": 32, "max_eval_examples": 256}
 REDUCED_SIZE_KWARGS: dict[str, dict] = {w.name: dict(_REDUCED) for w in WORKLOADS}

@@ -1,42 +1,23 @@
-"""Framework-neutral part of mnist: the TFDS input pipeline (host numpy).
+"""Framework-neutral part of mnist: the workload class over the TFDS pipeline.
 
-As in the reference: train is TFDS ``train[:num_train]``, validation the
-rest of TFDS train, test is TFDS ``test``; ``eval_train`` is an ordered pass
-over the first examples of the train slice. Pixels are normalised as the
-reference does, ``(pixel - 0.1307) / 0.3081`` on the raw 0..255 values
-(the reference does not divide by 255 first, and targets were set with it).
+The pipeline itself (split names, preprocessing) is in ``input_pipeline.py``;
+the leaves add the model through the shared classifier code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from algoperf_ray.workloads import _tfds
+from algoperf_ray.workloads.mnist import input_pipeline
+
+from algoperf_ray.workload.base import BaseWorkload
 
 
-def tfds_split(split: str, num_train: int, num_validation: int) -> str:
-    """The TFDS split string of one AlgoPerf split."""
-    table = {"train": f"train[:{num_train}]", "eval_train": f"train[:{num_train}]",
-             "validation": f"train[{num_train}:{num_train + num_validation}]", "test": "test"}
-    if split not in table:
-        raise ValueError(f"unknown mnist split {split!r}; valid: {', '.join(table)}.")
-    return table[split]
-
-
-class MnistData:
-    """Mixin giving a workload leaf the mnist train/eval numpy batches."""
+class MnistWorkload(BaseWorkload):
+    """mnist, framework-neutral: the train/eval numpy batches (TFDS)."""
 
     def _real_batches(self, split: str, seed: int, data_dir: str | None,
                       global_batch_size: int, train: bool) -> Iterator[dict]:
-        import tensorflow as tf
-
-        mean, std = float(self.meta.train_mean), float(self.meta.train_stddev)
-
-        def preprocess(index, example):
-            del index
-            image = (tf.cast(example["image"], tf.float32) - mean) / std
-            return {"inputs": image, "targets": tf.cast(example["label"], tf.int32)}
-
-        name = tfds_split(split, self.num_train_examples, self.num_validation_examples)
-        ds = _tfds.load_split("mnist", name, data_dir)
-        return _tfds.tfds_batches(ds, preprocess, global_batch_size, train, seed)
+        return input_pipeline.mnist_batches(
+            split, data_dir, global_batch_size, train, seed, self.meta.train_mean,
+            self.meta.train_stddev, self.num_train_examples, self.num_validation_examples)

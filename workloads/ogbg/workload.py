@@ -16,7 +16,7 @@ import numpy as np
 from algoperf_ray.workloads.ogbg import input_pipeline, metrics
 
 from algoperf_ray import spec
-from algoperf_ray.workload.base import BaseWorkload, _RepeatingEval
+from algoperf_ray.workload.base import BaseWorkload
 
 MODEL_OPTIONS = ("activation", "latent_dim", "hidden_dims", "num_message_passing_steps")
 ACTIVATIONS = ("relu", "gelu", "silu")
@@ -58,33 +58,36 @@ def bce_with_mask(labels: Any, logits: Any, mask: Any, label_smoothing: float, x
     return xp.where(valid, losses, xp.zeros_like(losses))
 
 
-class OgbgWorkloadMixin(BaseWorkload):
-    """Shared ogbg behaviour; leaves implement ``_num_shards``, ``_predict``, ``_xp``."""
+class OgbgWorkload(BaseWorkload):
+    """ogbg, framework-neutral: options, graph batches, loss, and the mAP eval.
 
+    mAP needs every prediction of the split at once, so the eval runs in the
+    shared loop's "collect" mode: per batch the leaf's forward pass gives the
+    logits of this process's graphs, the loop gathers them over ranks with the
+    host targets and weights, and :func:`metrics.eval_metrics` runs once.
+    """
+
+    eval_mode = "collect"
+    eval_host_fields = ("targets", "weights")
+    eval_data_seed = 0  # the eval_train shuffle is the same at every eval
     _num_outputs = 128
+    DROPOUT_RATE = 0.1  # the reference's default
 
     def __init__(self, meta: Any, data_mode: str = "real", **kwargs: Any) -> None:
         super().__init__(meta, data_mode, **kwargs)
         model_config(meta, self.options)  # fail at construction on a bad option
+        self._dropout_rate: Any = self.DROPOUT_RATE
 
     @property
     def model_config(self) -> dict[str, Any]:
         return model_config(self.meta, self.options)
 
-    # ---- leaf hooks -------------------------------------------------------------------
-    def _num_shards(self) -> int:
-        """Self-contained graph shards per global batch (devices or DDP ranks)."""
-        raise NotImplementedError
-
-    def _predict(self, params: Any, model_state: Any, batch: dict[str, Any]) -> np.ndarray:
-        """Eval-mode logits of this process's part of a device batch, on host."""
-        raise NotImplementedError
-
-    def _gather(self, array: np.ndarray) -> np.ndarray:
-        """Concatenate an eval array across processes (DDP); identity by default."""
-        return array
+    def _rate(self, dropout_rate: Any) -> Any:
+        """The call's rate (possibly traced), else the one given to ``init_model_fn``."""
+        return self._dropout_rate if dropout_rate is None else dropout_rate
 
     def _xp(self) -> Any:
+        """The array namespace of the leaf (``jax.numpy`` or ``torch``)."""
         raise NotImplementedError
 
     # ---- loss --------------------------------------------------------------------------
@@ -97,68 +100,32 @@ class OgbgWorkloadMixin(BaseWorkload):
         return {"summed": xp.sum(per_example), "n_valid_examples": xp.sum(mask_batch > 0) * 1.0,
                 "per_example": per_example}
 
-    def _eval_metrics(self, params: Any, model_state: Any, batch: dict[str, Any],
-                      rng: Any) -> dict[str, Any]:
-        """Summable per-batch metrics (loss/accuracy sums, label count), traceable.
-
-        The split metrics come from :meth:`_eval_model_on_split` (mAP needs every
-        prediction at once); this per-batch form serves benchmarks and the base
-        ``_eval_batch`` contract.
-        """
-        xp = self._xp()
-        logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
-                                  update_batch_norm=False)
-        mask = (batch["weights"] > 0) * 1.0
-        losses = bce_with_mask(batch["targets"], logits, mask, 0.0, xp)
-        correct = ((logits > 0) == (batch["targets"] > 0.5)) * mask
-        return {"loss_sum": xp.sum(losses), "correct_sum": xp.sum(correct),
-                "num_labels": xp.sum(mask)}
-
     # ---- host data -----------------------------------------------------------------------
     def _real_batches(self, split: str, seed: int, data_dir: str | None,
                       global_batch_size: int, train: bool) -> Iterator[dict[str, Any]]:
         shuffle = split in ("train", "eval_train")  # the reference shuffles eval_train too
         graphs = input_pipeline.tfds_graphs(split, data_dir, seed, shuffle)
-        return input_pipeline.batch_graphs(graphs, global_batch_size, self._num_shards(),
-                                           pad_last=not train)
+        return input_pipeline.batch_graphs(graphs, global_batch_size,
+                                           self.placement.num_shards, pad_last=not train)
 
     def _synthetic_batches(self, split: str, seed: int, global_batch_size: int,
                            train: bool) -> Iterator[dict[str, Any]]:
         """Random molecule-like graphs through the real batcher (real shapes/dtypes)."""
         batches = input_pipeline.batch_graphs(input_pipeline.synthetic_graphs(seed),
-                                              global_batch_size, self._num_shards(),
+                                              global_batch_size, self.placement.num_shards,
                                               pad_last=True)
         if train:
             return batches
         return itertools.islice(batches, max(1, math.ceil(self._split_size(split)
                                                           / global_batch_size)))
 
-    # ---- eval -----------------------------------------------------------------------------
-    def _eval_model_on_split(self, split: str, num_examples: int, global_batch_size: int,
-                             params: Any, model_state: Any, rng: Any, data_dir: str,
-                             global_step: int = 0) -> dict[str, float]:
-        """mAP needs every prediction at once, so collect logits instead of sums.
+    # ---- eval ("collect" mode) ------------------------------------------------------------
+    def _eval_outputs(self, params: Any, model_state: Any, batch: dict[str, Any],
+                      rng: Any) -> dict[str, Any]:
+        """Eval-mode logits, one row per graph of this process's part of the batch."""
+        logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
+                                  update_batch_norm=False)
+        return {"logits": logits}
 
-        As in the reference, ``ceil(num_examples / global_batch_size)`` batches
-        are evaluated; here they are the same cached batches at every eval.
-        """
-        del rng, global_step
-        num_batches = math.ceil(num_examples / global_batch_size)
-        key = f"{split}@{global_batch_size}"  # packing depends on the batch size
-        if key not in self._eval_iters:
-            self._eval_iters[key] = _RepeatingEval(
-                lambda: self.host_batches(split, 0, data_dir, global_batch_size, train=False))
-        logits, labels, weights = [], [], []
-        for host in self._eval_iters[key].take(num_batches):
-            device_batch = self._to_device(host, train=False)
-            logits.append(self._predict(params, model_state, device_batch))
-            labels.append(self._local_part(host["targets"]))
-            weights.append(self._local_part(host["weights"]))
-        if not logits:
-            return {}
-        arrays = [self._gather(np.concatenate(a)) for a in (logits, labels, weights)]
-        return metrics.eval_metrics(*arrays)
-
-    def _local_part(self, array: np.ndarray) -> np.ndarray:
-        """This process's rows of a global host array (all of it by default)."""
-        return array
+    def _collected_metrics(self, outputs: dict[str, np.ndarray]) -> dict[str, float]:
+        return metrics.eval_metrics(outputs["logits"], outputs["targets"], outputs["weights"])

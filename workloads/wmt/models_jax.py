@@ -18,6 +18,8 @@ import numpy as np
 from algoperf_ray.workloads.wmt.config import DROPOUT_RATE, ModelConfig
 from flax import linen as nn
 
+from algoperf_ray.workload.dropout_jax import Dropout
+
 _KERNEL_INIT = nn.initializers.xavier_uniform()
 _BIAS_INIT = nn.initializers.normal(stddev=1e-6)
 
@@ -52,34 +54,37 @@ class MlpBlock(nn.Module):
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, x: Any, dropout_rate: float, deterministic: bool) -> Any:
+    def __call__(self, x: Any, dropout_rate: Any, deterministic: bool) -> Any:
         cfg = self.cfg
         act = {"relu": nn.relu, "tanh": jnp.tanh}[cfg.activation]
         dense = dict(kernel_init=_KERNEL_INIT, bias_init=_BIAS_INIT)
         h = act(nn.Dense(cfg.mlp_dim, **dense)(x))
         if cfg.glu:
             h = h * nn.Dense(cfg.mlp_dim, **dense)(x)
-        h = nn.Dropout(dropout_rate)(h, deterministic=deterministic)
+        h = Dropout()(h, deterministic=deterministic, rate=dropout_rate)
         out = nn.Dense(x.shape[-1], **dense)(h)
-        return nn.Dropout(dropout_rate)(out, deterministic=deterministic)
+        return Dropout()(out, deterministic=deterministic, rate=dropout_rate)
 
 
-def _attention(cfg: ModelConfig, dropout_rate: float, deterministic: bool) -> nn.Module:
+def _attention(cfg: ModelConfig) -> nn.Module:
+    """Attention without dropout on its weights: as the reference's JAX model, the
+    dropout follows the attention block, so a traced rate never reaches Flax's
+    attention (which branches on its rate in Python)."""
     return nn.MultiHeadDotProductAttention(
         num_heads=cfg.num_heads, qkv_features=cfg.qkv_dim, kernel_init=_KERNEL_INIT,
-        bias_init=_BIAS_INIT, use_bias=False, broadcast_dropout=False,
-        dropout_rate=dropout_rate, deterministic=deterministic)
+        bias_init=_BIAS_INIT, use_bias=False, broadcast_dropout=False, dropout_rate=0.0,
+        deterministic=True)
 
 
 class EncoderBlock(nn.Module):
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, x: Any, mask: Any, dropout_rate: float, deterministic: bool) -> Any:
+    def __call__(self, x: Any, mask: Any, dropout_rate: Any, deterministic: bool) -> Any:
         cfg = self.cfg
         h = _layer_norm(cfg)(x) if cfg.pre_ln else x
-        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, h, mask=mask)
-        x = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + x
+        h = _attention(cfg)(cfg.attention_temp * h, h, mask=mask)
+        x = Dropout()(h, deterministic=deterministic, rate=dropout_rate) + x
         if not cfg.pre_ln:
             x = _layer_norm(cfg)(x)
         h = _layer_norm(cfg)(x) if cfg.pre_ln else x
@@ -92,18 +97,18 @@ class DecoderBlock(nn.Module):
 
     @nn.compact
     def __call__(self, y: Any, encoded: Any, self_mask: Any, cross_mask: Any,
-                 dropout_rate: float, deterministic: bool) -> Any:
+                 dropout_rate: Any, deterministic: bool) -> Any:
         cfg = self.cfg
         h = _layer_norm(cfg)(y) if cfg.pre_ln else y
-        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, h,
+        h = _attention(cfg)(cfg.attention_temp * h, h,
                                                           mask=self_mask)
-        y = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + y
+        y = Dropout()(h, deterministic=deterministic, rate=dropout_rate) + y
         if not cfg.pre_ln:
             y = _layer_norm(cfg)(y)
         h = _layer_norm(cfg)(y) if cfg.pre_ln else y
-        h = _attention(cfg, dropout_rate, deterministic)(cfg.attention_temp * h, encoded,
+        h = _attention(cfg)(cfg.attention_temp * h, encoded,
                                                           mask=cross_mask)
-        y = nn.Dropout(dropout_rate)(h, deterministic=deterministic) + y
+        y = Dropout()(h, deterministic=deterministic, rate=dropout_rate) + y
         if not cfg.pre_ln:
             y = _layer_norm(cfg)(y)
         h = _layer_norm(cfg)(y) if cfg.pre_ln else y
@@ -116,10 +121,10 @@ class Encoder(nn.Module):
     embed: nn.Module
 
     @nn.compact
-    def __call__(self, inputs: Any, positions: Any, mask: Any, dropout_rate: float,
+    def __call__(self, inputs: Any, positions: Any, mask: Any, dropout_rate: Any,
                  deterministic: bool) -> Any:
         x = add_positions(self.embed(inputs.astype(jnp.int32)), positions, self.cfg)
-        x = nn.Dropout(dropout_rate)(x, deterministic=deterministic)
+        x = Dropout()(x, deterministic=deterministic, rate=dropout_rate)
         for i in range(self.cfg.num_layers):
             x = EncoderBlock(self.cfg, name=f"encoderblock_{i}")(x, mask, dropout_rate,
                                                                  deterministic)
@@ -132,11 +137,11 @@ class Decoder(nn.Module):
 
     @nn.compact
     def __call__(self, encoded: Any, targets: Any, positions: Any, self_mask: Any,
-                 cross_mask: Any, dropout_rate: float, deterministic: bool,
+                 cross_mask: Any, dropout_rate: Any, deterministic: bool,
                  index: Any = None) -> Any:
         y = self.embed(shift_right(targets.astype(jnp.int32)))
-        y = nn.Dropout(dropout_rate)(add_positions(y, positions, self.cfg),
-                                     deterministic=deterministic)
+        y = Dropout()(add_positions(y, positions, self.cfg), deterministic=deterministic,
+                      rate=dropout_rate)
         for i in range(self.cfg.num_layers):
             y = DecoderBlock(self.cfg, name=f"encoderdecoderblock_{i}")(
                 y, encoded, self_mask, cross_mask, dropout_rate, deterministic)
@@ -163,7 +168,7 @@ class Transformer(nn.Module):
         self.decoder = Decoder(self.cfg, self.shared_embedding)
 
     def encode(self, inputs: Any, inputs_positions: Any = None, inputs_segmentation: Any = None,
-               dropout_rate: float = DROPOUT_RATE, deterministic: bool = True) -> Any:
+               dropout_rate: Any = DROPOUT_RATE, deterministic: bool = True) -> Any:
         valid = inputs > 0
         mask = _pair_mask(valid, valid)
         if inputs_segmentation is not None:
@@ -172,7 +177,7 @@ class Transformer(nn.Module):
 
     def decode(self, encoded: Any, inputs: Any, targets: Any, targets_positions: Any = None,
                inputs_segmentation: Any = None, targets_segmentation: Any = None,
-               dropout_rate: float = DROPOUT_RATE, deterministic: bool = True,
+               dropout_rate: Any = DROPOUT_RATE, deterministic: bool = True,
                index: Any = None) -> Any:
         """Logits of every target position, or with ``index`` only of that one.
 
@@ -192,7 +197,7 @@ class Transformer(nn.Module):
 
     def __call__(self, inputs: Any, targets: Any, inputs_positions: Any = None,
                  targets_positions: Any = None, inputs_segmentation: Any = None,
-                 targets_segmentation: Any = None, dropout_rate: float = DROPOUT_RATE,
+                 targets_segmentation: Any = None, dropout_rate: Any = DROPOUT_RATE,
                  deterministic: bool = True) -> Any:
         encoded = self.encode(inputs, inputs_positions, inputs_segmentation, dropout_rate,
                               deterministic)

@@ -14,12 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from algoperf_ray.workloads.wmt import models_jax
-from algoperf_ray.workloads.wmt.workload import BaseWmtWorkload
+from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
-from algoperf_ray.workload.base_jax import JaxWorkload
 
 # model keyword -> batch key (packed training batches; absent in eval batches)
 _PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",
@@ -41,14 +40,16 @@ def weighted_cross_entropy(logits: Any, targets: Any, weights: Any | None,
             "per_example": per_token}
 
 
-class WmtJaxWorkload(BaseWmtWorkload, JaxWorkload):
+class WmtJaxWorkload(WmtWorkload):
     """The reference Transformer on WMT17 de-en (BLEU via beam search)."""
+
+    framework = "jax"
 
     def init_model_fn(self, rng: spec.RandomState, dropout_rate: float | None = None,
                       aux_dropout_rate: float | None = None) -> tuple[Any, None]:
         del aux_dropout_rate  # the reference uses one rate for residual and attention dropout
         if dropout_rate is not None:
-            self._dropout_rate = float(dropout_rate)
+            self._dropout_rate = dropout_rate
         self._model = models_jax.Transformer(self.cfg)
         fake = jnp.ones((2, self.seq_len), jnp.int32)
         params_rng, _ = jax.random.split(jnp.asarray(rng, dtype=jnp.uint32))
@@ -68,7 +69,7 @@ class WmtJaxWorkload(BaseWmtWorkload, JaxWorkload):
         del model_state, update_batch_norm
         batch = augmented_and_preprocessed_input_batch
         train = mode == spec.ForwardPassMode.TRAIN
-        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
+        rate = self._dropout_rate if dropout_rate is None else dropout_rate
         extra = {arg: batch.get(key) for arg, key in _PACKING_KEYS.items()}
         logits = self._model.apply(
             {"params": params}, batch["inputs"], batch["targets"], **extra,
@@ -80,14 +81,20 @@ class WmtJaxWorkload(BaseWmtWorkload, JaxWorkload):
                 label_smoothing: float = 0.0) -> dict[str, Any]:
         return weighted_cross_entropy(logits_batch, label_batch, mask_batch, label_smoothing)
 
-    def _eval_metrics(self, params: Any, model_state: Any, batch: dict[str, Any],
-                      rng: Any) -> dict[str, Any]:
-        logits = self._model.apply({"params": params}, batch["inputs"], batch["targets"],
-                                   deterministic=True)
-        weights = batch["weights"]
-        loss = weighted_cross_entropy(logits, batch["targets"], weights, 0.0)["summed"]
-        correct = (jnp.argmax(logits, -1) == batch["targets"]) * weights
-        return {"loss": loss, "accuracy": correct.sum(), "denominator": weights.sum()}
+    @functools.cached_property
+    def _jitted_row_metrics(self) -> Any:
+        def rows(params: Any, inputs: Any, targets: Any, weights: Any) -> dict[str, Any]:
+            logits = self._model.apply({"params": params}, inputs, targets, deterministic=True)
+            per_token = weighted_cross_entropy(logits, targets, weights, 0.0)["per_example"]
+            correct = (jnp.argmax(logits, -1) == targets) * weights
+            return {"loss": per_token.sum(-1), "correct": correct.sum(-1),
+                    "tokens": weights.sum(-1)}
+        return jax.jit(rows)
+
+    def _row_metrics(self, params: Any, batch: dict[str, Any]) -> dict[str, np.ndarray]:
+        out = self._jitted_row_metrics(params, batch["inputs"], batch["targets"],
+                                       batch["weights"])
+        return {k: np.asarray(v) for k, v in out.items()}
 
     # ---- beam-search decoding -----------------------------------------------------------
     @functools.cached_property

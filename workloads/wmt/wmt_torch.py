@@ -13,12 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from algoperf_ray.workloads.wmt import models_torch
-from algoperf_ray.workloads.wmt.workload import BaseWmtWorkload
+from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+from algoperf_ray.workload.placement_torch import ddp_info
 
 # model keyword -> batch key (packed training batches; absent in eval batches)
 _PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",
@@ -45,8 +45,10 @@ def _unwrap(model: Any) -> models_torch.Transformer:
     return getattr(model, "module", model)
 
 
-class WmtTorchWorkload(BaseWmtWorkload, TorchWorkload):
+class WmtTorchWorkload(WmtWorkload):
     """The reference Transformer on WMT17 de-en (BLEU via beam search)."""
+
+    framework = "pytorch"
 
     def init_model_fn(self, rng: spec.RandomState, dropout_rate: float | None = None,
                       aux_dropout_rate: float | None = None) -> tuple[Any, None]:
@@ -89,15 +91,18 @@ class WmtTorchWorkload(BaseWmtWorkload, TorchWorkload):
                 label_smoothing: float = 0.0) -> dict[str, Any]:
         return weighted_cross_entropy(logits_batch, label_batch, mask_batch, label_smoothing)
 
-    def _eval_metrics(self, params: Any, model_state: Any, batch: dict[str, Any],
-                      rng: Any) -> dict[str, Any]:
+    def _row_metrics(self, params: Any, batch: dict[str, Any]) -> dict[str, np.ndarray]:
         model = _unwrap(params)
         model.eval()
-        logits = model(batch["inputs"], batch["targets"])
-        weights = batch["weights"].float()
-        loss = weighted_cross_entropy(logits, batch["targets"], weights, 0.0)["summed"]
-        correct = ((logits.argmax(-1) == batch["targets"].long()) * weights).sum()
-        return {"loss": loss, "accuracy": correct, "denominator": weights.sum()}
+        with torch.no_grad():
+            logits = model(batch["inputs"], batch["targets"])
+            weights = batch["weights"].float()
+            per_token = weighted_cross_entropy(logits, batch["targets"], weights,
+                                               0.0)["per_example"]
+            correct = (logits.argmax(-1) == batch["targets"].long()) * weights
+            out = {"loss": per_token.sum(-1), "correct": correct.sum(-1),
+                   "tokens": weights.sum(-1)}
+        return {k: v.double().cpu().numpy() for k, v in out.items()}
 
     def _translate(self, params: Any, inputs: np.ndarray) -> np.ndarray:
         model = _unwrap(params)

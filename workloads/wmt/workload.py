@@ -1,12 +1,12 @@
 """Framework-neutral wmt workload logic: data, synthetic batches, eval metrics.
 
-Eval metrics are written once over numpy: per batch the framework leaf
-returns summed token loss / accuracy / token count, and this class adds the
-sufficient statistics of corpus BLEU (n-gram matches and totals, system and
-reference lengths) of the beam-searched translations, computed by
-sacrebleu with the reference's settings (13a tokenisation, exp smoothing,
-no lowercasing). Sums of these statistics over batches (and DDP ranks)
-give exactly the corpus BLEU of the whole split.
+The eval runs in the shared loop's "collect" mode: per batch the framework
+leaf gives per-row token loss, correct-token and token counts and this class
+adds the beam-searched translation of every real row; once the whole split
+is gathered (all batches, all DDP ranks), corpus BLEU is computed by
+sacrebleu with the reference's settings (13a tokenisation, exp smoothing, no
+lowercasing). :func:`bleu_statistics` are additive, so per-part statistics
+summed give exactly the corpus BLEU of the whole.
 """
 
 from __future__ import annotations
@@ -52,8 +52,17 @@ def bleu_from_statistics(totals: dict[str, float]) -> float:
                                    int(totals["bleu_ref_len"]), smooth_method="exp").score)
 
 
-class BaseWmtWorkload(BaseWorkload):
-    """Shared by the JAX and PyTorch leaves (put this class first in the bases)."""
+class WmtWorkload(BaseWorkload):
+    """wmt, framework-neutral: options, tokenizer, batches, and the BLEU eval.
+
+    Leaves implement :meth:`_row_metrics` (per-row token sums, jit-compiled
+    by the leaf) and :meth:`_translate` (beam search, a host-driven loop,
+    which is why this family's eval function is not jit-compiled whole).
+    """
+
+    eval_mode = "collect"
+    eval_jit = False  # beam search is a host loop over jitted steps
+    eval_host_fields = ("targets",)
 
     def __init__(self, meta: WorkloadMeta, data_mode: str = "real", **kwargs: Any) -> None:
         super().__init__(meta, data_mode, **kwargs)
@@ -112,7 +121,11 @@ class BaseWmtWorkload(BaseWorkload):
         for _ in range(-(-self._split_size(split) // global_batch_size)):
             yield one()
 
-    # ---- eval ---------------------------------------------------------------------
+    # ---- eval ("collect" mode) ----------------------------------------------------
+    def _row_metrics(self, params: Any, batch: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Per-row summed token loss, correct tokens and real tokens (framework leaf)."""
+        raise NotImplementedError
+
     def _translate(self, params: Any, inputs: np.ndarray) -> np.ndarray:
         """Beam-searched token ids [batch, max_predict_length - 1] (framework leaf)."""
         raise NotImplementedError
@@ -124,25 +137,30 @@ class BaseWmtWorkload(BaseWorkload):
         cut = int(np.argmax(ids == decode.EOS_ID)) + 1
         return " ".join(str(int(t)) for t in ids[:cut])
 
-    def _eval_batch(self, params: Any, model_state: Any, batch: dict[str, Any],
-                    rng: Any) -> dict[str, Any]:
-        totals = dict(super()._eval_batch(params, model_state, batch, rng))
-        inputs, targets, weights = (_host(batch[k]) for k in ("inputs", "targets", "weights"))
+    def _eval_outputs(self, params: Any, model_state: Any, batch: dict[str, Any],
+                      rng: Any) -> dict[str, Any]:
+        """Token sums of every row, and translations of the rows that hold a sentence."""
+        del model_state, rng
+        outputs = dict(self._row_metrics(params, batch))
+        inputs, weights = _host(batch["inputs"]), _host(batch["weights"])
         rows = np.flatnonzero(weights.sum(axis=1) > 0)
-        if rows.size:
-            predicted = self._translate(params, inputs[rows])
-            hyps = [self._detokenize(p) for p in predicted]
-            refs = [self._detokenize(t) for t in targets[rows]]
-            totals.update(bleu_statistics(hyps, refs))
-        return totals
+        translated = self._translate(params, inputs[rows]) if rows.size else None
+        width = self.max_predict_length - 1 if translated is None else translated.shape[1]
+        predicted = np.zeros((inputs.shape[0], width), np.int32)
+        if translated is not None:
+            predicted[rows] = translated
+        outputs["predicted"] = predicted
+        outputs["has_sentence"] = (weights.sum(axis=1) > 0).astype(np.int32)
+        return outputs
 
-    def _normalize_eval_metrics(self, num_examples: int,
-                                totals: dict[str, float]) -> dict[str, float]:
-        denominator = max(totals.get("denominator", 0.0), 1.0)
-        out = {"loss": totals["loss"] / denominator, "accuracy": totals["accuracy"] / denominator}
-        stats = {k: totals.get(k, 0.0) for k in BLEU_KEYS}
-        out["bleu"] = bleu_from_statistics(stats)
-        return out
+    def _collected_metrics(self, outputs: dict[str, np.ndarray]) -> dict[str, float]:
+        tokens = max(float(outputs["tokens"].sum()), 1.0)
+        rows = np.flatnonzero(outputs["has_sentence"])
+        hyps = [self._detokenize(outputs["predicted"][i]) for i in rows]
+        refs = [self._detokenize(outputs["targets"][i]) for i in rows]
+        return {"loss": float(outputs["loss"].sum()) / tokens,
+                "accuracy": float(outputs["correct"].sum()) / tokens,
+                "bleu": bleu_from_statistics(bleu_statistics(hyps, refs))}
 
     # ---- decoding helpers -----------------------------------------------------------
     def _beam_search(self, next_top_k: decode.NextTopK, batch_size: int) -> np.ndarray:

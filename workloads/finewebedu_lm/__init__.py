@@ -1,0 +1,1 @@
+"""FineWeb-Edu language modelling with a decoder-only Transformer (finewebedu_lm)."""
