@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+
 from algoperf_ray.workloads._tfds import tfds_split_problems
 
 IMAGENET_TARS = {"ILSVRC2012_img_train.tar": 147_897_477_120,

@@ -17,8 +17,6 @@ from flax import linen as nn
 
 from algoperf_ray.workloads import _librispeech_common_frontend as fe
 
-from algoperf_ray.workload.dropout_jax import Dropout
-
 Array = jax.Array
 
 

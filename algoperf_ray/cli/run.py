@@ -1,9 +1,9 @@
-"""``algoperf-ray run``: one AlgoPerf trial in this process, no Ray.
+"""``algoperf-ray run``: one AlgoPerf trial in this process (or N, torchrun-style), no Ray.
 
 Shows a line per eval while it trains, writes the eval rows and the trial
 row into the results store, and ends with a one-line summary. Exit codes:
 0 when the trial ran (whether or not it reached the target), 1 when it
-failed, 2 on bad input.
+failed (a diverged trial included), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -66,6 +66,11 @@ class _Progress(RunnerHooks):
 
 def summary_line(result: Any, target: Any, label: str) -> str:
     """The one-line outcome of a trial, judged by its version's target row."""
+    from algoperf_ray.runner.outcome import is_diverged
+
+    if result.status == "failed" and is_diverged(result.error):
+        return (f"{label}: DIVERGED ({result.error}); recorded as failed, time-to-target "
+                f"inf; {result.global_step} steps")
     if result.status == "failed":
         return f"{label}: FAILED: {result.error}"
     metric = target.metric_column
@@ -110,13 +115,41 @@ def register(app: typer.Typer) -> None:
             help="Override the version's eval period (s).")] = None,
         reduced: Annotated[bool, typer.Option(
             help="Use the workload's reduced (CPU-sized) model.")] = False,
+        stop_on_nan: Annotated[int | None, typer.Option(
+            help="End the trial after N consecutive evals with a NaN loss or target metric "
+                 "(saves compute; off by default and in official-style runs, where a NaN "
+                 "trial trains to its budget as in the reference).")] = None,
+        nproc: Annotated[int | None, typer.Option(
+            help="PyTorch: launch N processes torchrun-style (gloo on CPU, NCCL on GPU); "
+                 "1 runs here with an initialized world-size-1 process group. Default: no "
+                 "process group.")] = None,
+        gpus: Annotated[int, typer.Option(
+            help="GPUs this trial expects per process; it fails at once if the framework "
+                 "cannot see them (a CPU-only install).")] = 0,
+        torch_compile: Annotated[bool, typer.Option(
+            help="torch.compile the model as the reference runner does (PyTorch).")] = False,
     ) -> None:
         """Run one trial locally (no Ray) and record it in the results store."""
         from algoperf_ray.spec import SubmissionError
 
         with user_errors(ValueError, KeyError, FileNotFoundError, ImportError, SubmissionError):
             config = _build_config(**locals())
-        _execute(config)
+        if nproc is not None and nproc > 1:
+            from algoperf_ray.cli.launch import launch
+
+            code = launch(config, nproc)
+        elif nproc == 1:
+            from algoperf_ray.runner.distributed import init_from_env, shutdown
+
+            init_from_env()
+            try:
+                code = execute(config)
+            finally:
+                shutdown()
+        else:
+            code = execute(config)
+        if code:
+            raise typer.Exit(code=1 if code < 0 else code)
 
 
 def _build_config(**o: Any) -> Any:
@@ -132,6 +165,10 @@ def _build_config(**o: Any) -> Any:
     version = get_version(o["version"])
     check_duration("--max-runtime", o["max_runtime"])
     check_duration("--eval-period", o["eval_period"])
+    _check_launch(o)
+    from algoperf_ray.store import Store
+
+    Store(o["store"])  # a --store that is a file fails here, before any training
     # Fail before any work with one clear error if the submission is unusable.
     load_submission(o["submission"], o["framework"])
     if o["data"] not in ("real", "synthetic"):
@@ -146,7 +183,24 @@ def _build_config(**o: Any) -> Any:
         spec, data_mode=o["data"], data_dir=o["data_dir"], max_global_steps=o["max_steps"],
         store_uri=o["store"], checkpoint_dir=o["checkpoint_dir"],
         max_runtime_sec=o["max_runtime"], eval_period_sec=o["eval_period"],
-        workload_kwargs=_reduced_kwargs(meta, o["reduced"]))
+        workload_kwargs=_reduced_kwargs(meta, o["reduced"]), stop_on_nan=o["stop_on_nan"],
+        gpus=o["gpus"], torch_compile=o["torch_compile"])
+
+
+def _check_launch(o: dict[str, Any]) -> None:
+    """Usage errors of the launch options, before anything starts."""
+    if o["stop_on_nan"] is not None and o["stop_on_nan"] < 1:
+        raise UserError(f"--stop-on-nan must be >= 1 evals, got {o['stop_on_nan']}")
+    if o["gpus"] < 0:
+        raise UserError(f"--gpus must be >= 0, got {o['gpus']}")
+    if o["nproc"] is not None:
+        if o["nproc"] < 1:
+            raise UserError(f"--nproc must be >= 1, got {o['nproc']}")
+        if o["framework"] != "pytorch":
+            raise UserError("--nproc launches PyTorch processes; a JAX trial uses every "
+                            "local device from one process (drop --nproc)")
+    if o["torch_compile"] and o["framework"] != "pytorch":
+        raise UserError("--torch-compile applies to PyTorch only; JAX workloads are jitted")
 
 
 def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
@@ -158,14 +212,18 @@ def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
     return dict(getattr(module, "REDUCED_SIZE_KWARGS", {}).get(meta.name, {}))
 
 
-def _execute(config: Any) -> None:
+def execute(config: Any) -> int:
+    """Run the trial here (one rank under ``--nproc``); the exit code. Rank 0 alone prints."""
     from algoperf_ray.runner import run_trial
+    from algoperf_ray.runner.distributed import env_rank
 
+    rank0 = env_rank() == 0
     target = config.version.rules_for(config.workload)
     label = f"{config.workload}/{config.framework} {config.key.submission}"
-    err_console.print(f"[bold]{label}[/]: v{config.key.version} {config.ruleset}, "
-                      f"hyperparameters {config.hparams}, store {config.store_uri}")
+    if rank0:
+        err_console.print(f"[bold]{label}[/]: v{config.key.version} {config.ruleset}, "
+                          f"hyperparameters {config.hparams}, store {config.store_uri}")
     result = run_trial(config, hooks=_Progress(target.target_metric_name))
-    typer.echo(summary_line(result, target, label))
-    if result.status == "failed":
-        raise typer.Exit(code=1)
+    if rank0:
+        typer.echo(summary_line(result, target, label))
+    return 1 if result.status == "failed" else 0

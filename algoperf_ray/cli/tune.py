@@ -196,6 +196,14 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         help="override the version's budget (before the self-tuning factor)")] = None,
     eval_period_sec: Annotated[float | None, typer.Option(help="override the eval period")] = None,
     version: VersionOption = None,
+    stop_on_nan: Annotated[int | None, typer.Option(
+        help="end a trial after N consecutive NaN evals (off by default and in "
+             "official-style runs)")] = None,
+    ddp: Annotated[bool, typer.Option(
+        help="PyTorch: give one-worker trials a process group too (a Ray Train worker, "
+             "as under torchrun)")] = False,
+    torch_compile: Annotated[bool, typer.Option(
+        help="torch.compile models as the reference runner does (PyTorch)")] = False,
     score: Annotated[bool, typer.Option(help="score the store at the end")] = True,
 ) -> None:
     """Tune submissions under a ruleset on Ray, then score the experiment."""
@@ -215,6 +223,10 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
             raise UserError(f"--data-mode must be real or synthetic, not {data_mode!r}")
         check_duration("--max-runtime-sec", max_runtime_sec)
         check_duration("--eval-period-sec", eval_period_sec)
+        if stop_on_nan is not None and stop_on_nan < 1:
+            raise UserError(f"--stop-on-nan must be >= 1 evals, got {stop_on_nan}")
+        if ddp and use_train == "never":
+            raise UserError("--ddp runs trials on Ray Train workers: drop --use-train never")
         specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
                       trials, seed, version)
     from algoperf_ray.tune.driver import run_experiment
@@ -229,7 +241,8 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         workers_per_trial=workers_per_trial, use_train=use_train, max_failures=max_failures,
         max_concurrent=max_concurrent, prune_dominated=prune_dominated,
         max_global_steps=max_global_steps, max_runtime_sec=max_runtime_sec,
-        eval_period_sec=eval_period_sec)
+        eval_period_sec=eval_period_sec, stop_on_nan=stop_on_nan, ddp=ddp,
+        torch_compile=torch_compile)
     err_console.print(f"experiment [bold]{opts.experiment}[/]: {len(specs)} trials "
                       f"(v{version} {ruleset}, {specs[0].key.framework}) -> store {store_uri}")
     summary = run_experiment(specs, opts, address=address, resume=resume)

@@ -39,6 +39,12 @@ class Backend(Protocol):
     def broadcast_flag(self, flag: bool) -> bool:
         """Rank 0's ``flag`` on every rank."""
 
+    def check_devices(self, gpus: int) -> None:
+        """Raise :class:`DeviceError` when the framework cannot see the ``gpus`` given."""
+
+    def compile_model(self, workload: Any, params: Any, workload_name: str) -> Any:
+        """The model compiled as the reference's runner does (torch only; JAX jits)."""
+
     def save_checkpoint(self, path: str, params: Any, optimizer_state: Any,
                         model_state: Any, bookkeeping: dict[str, Any]) -> None:
         """Write one checkpoint file to ``path`` (the caller makes it atomic)."""
@@ -46,6 +52,27 @@ class Backend(Protocol):
     def load_checkpoint(self, path: str, params: Any, optimizer_state: Any,
                         model_state: Any) -> tuple[Any, Any, Any, dict[str, Any]]:
         """Restore into the fresh ``params``/``optimizer_state``/``model_state``."""
+
+
+class DeviceError(RuntimeError):
+    """A trial was given GPUs that its framework cannot use (a CPU-only install)."""
+
+
+FIXES = {
+    "jax": "install a CUDA JAX, e.g. pip install 'jax[cuda12]' -c "
+           "constraints/reference-frameworks.txt",
+    "pytorch": "install a CUDA build of torch (pip install torch --index-url "
+               "https://download.pytorch.org/whl/cu124, pinned by "
+               "constraints/reference-frameworks.txt)",
+}
+
+
+def device_error(framework: str, asked: int, seen: int, detail: str) -> DeviceError:
+    """One message for both frameworks: what was asked, what is seen, the fix."""
+    return DeviceError(
+        f"this trial was given {asked} GPU(s) but {framework} sees {seen} ({detail}); "
+        f"it would silently train on the CPU. Fix: {FIXES[framework]}; or run without "
+        f"GPUs (--gpus 0 / --gpus-per-trial 0).")
 
 
 def get_backend(framework: str) -> Backend:

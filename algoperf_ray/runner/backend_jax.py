@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from algoperf_ray.runner.backend import device_error
 from algoperf_ray.runner.checkpoint import SKIPPED, restore_leaves
 
 _SCALARS = (int, float, bool, np.generic)
@@ -46,6 +47,21 @@ class JaxBackend:
 
     def __init__(self) -> None:
         self.num_batch_shards = jax.local_device_count()
+
+    def check_devices(self, gpus: int) -> None:
+        """JAX owns every GPU of the host, so it must see at least the ``gpus`` given."""
+        if gpus <= 0:
+            return
+        try:
+            seen = len(jax.devices("gpu"))
+        except RuntimeError:
+            seen = 0
+        if seen < gpus:
+            detail = f"jax {jax.__version__} default backend {jax.default_backend()!r}"
+            raise device_error("jax", gpus, seen, detail)
+
+    def compile_model(self, workload: Any, params: Any, workload_name: str) -> Any:
+        return params  # JAX workloads are jitted already; --torch-compile is torch only
 
     def sync(self, tree: Any) -> None:
         jax.block_until_ready(tree)

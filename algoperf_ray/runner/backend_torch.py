@@ -12,9 +12,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from algoperf_ray.runner.backend import device_error
 from algoperf_ray.runner.checkpoint import SKIPPED, is_skipped
 from algoperf_ray.workload.base_torch import ddp_info, default_device
 
+# The reference runner's torch.compile table (submission_runner.py, train_once),
+# keyed by base workload: models it leaves eager, and workloads whose loss it
+# also compiles. Every other workload's model gets torch.compile's default mode.
+COMPILE_SKIPPED = ("librispeech_conformer", "ogbg", "criteo1tb", "imagenet_vit",
+                   "librispeech_deepspeech")
+LOSS_COMPILED = ("fastmri", "librispeech_deepspeech", "ogbg", "wmt")
 _PLAIN = (int, float, bool, str, bytes, type(None), np.ndarray, np.generic)
 
 
@@ -70,6 +77,33 @@ class TorchBackend:
         self.num_batch_shards = self.world_size
         self.device = default_device()
         self._cuda = torch.cuda.is_available()
+
+    def check_devices(self, gpus: int) -> None:
+        """Each DDP rank uses one GPU, so one visible CUDA device is enough per process."""
+        if gpus > 0 and not self._cuda:
+            detail = (f"torch {torch.__version__} is a CPU-only build"
+                      if torch.version.cuda is None else "torch.cuda.is_available() is False")
+            raise device_error("pytorch", gpus, 0, detail)
+
+    def compile_model(self, workload: Any, params: Any, workload_name: str) -> Any:
+        """``torch.compile`` the model (and some losses) for the reference's workloads."""
+        import logging
+
+        from algoperf_ray.benchmark.registry import get_meta
+
+        try:
+            meta = get_meta(workload_name)
+            base = meta.base or meta.name
+        except Exception:  # noqa: BLE001 - a test's fake workload: compile it
+            base = workload_name
+        log = logging.getLogger(__name__)
+        if base in COMPILE_SKIPPED:
+            log.warning("%s: the reference does not torch.compile this workload; "
+                        "running it eager", workload_name)
+            return params
+        if base in LOSS_COMPILED:
+            workload.loss_fn = torch.compile(workload.loss_fn)
+        return torch.compile(params)
 
     def sync(self, tree: Any) -> None:
         if self._cuda:

@@ -47,6 +47,13 @@ class TrialConfig:
     imagenet_v2_data_dir: str | None = None
     # Re-raise a failing trial's exception after recording it (Ray retries).
     raise_on_error: bool = False
+    # End the trial after this many consecutive evals with a NaN loss or target
+    # metric (None: train to the budget, as the reference and official runs do).
+    stop_on_nan: int | None = None
+    # torch.compile the model (and some losses) as the reference's runner does.
+    torch_compile: bool = False
+    # GPUs this trial was given (Ray resources, --gpus): checked at its start.
+    gpus: int = 0
 
     def __init__(self, spec: TrialSpec | None = None, **kwargs: Any) -> None:
         named = {k: kwargs.pop(k) for k in _SPEC_KEYWORDS if k in kwargs}
@@ -79,6 +86,11 @@ class TrialConfig:
         if self.ruleset == "self" and self.hparams is not None:
             raise ValueError("self-tuning trials get no hyperparameters (hparams must be None); "
                              "use ruleset='external' to pass hyperparameters.")
+        if self.stop_on_nan is not None and self.stop_on_nan < 1:
+            raise ValueError(f"stop_on_nan must be >= 1 evals (or None: off), got "
+                             f"{self.stop_on_nan}.")
+        if self.gpus < 0:
+            raise ValueError(f"gpus must be >= 0, got {self.gpus}.")
         if self.max_global_steps is not None and self.max_global_steps < 1:
             raise ValueError(f"max_global_steps must be >= 1, got {self.max_global_steps}.")
         for name in ("max_runtime_sec", "eval_period_sec"):

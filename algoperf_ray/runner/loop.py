@@ -24,6 +24,7 @@ from typing import Any
 
 from algoperf_ray import spec
 from algoperf_ray.runner import checkpoint as ckpt
+from algoperf_ray.runner import outcome
 from algoperf_ray.runner.backend import Backend
 from algoperf_ray.runner.clock import Clock
 from algoperf_ray.runner.config import TrialConfig
@@ -76,7 +77,9 @@ class TrialContext:
     global_start_time: float = 0.0
     prep_eval_rng: Any = None
     eval_rng: Any = None
-    pruned: bool = False
+    pruned: bool = False  # stopped by the driver's hooks (pruning)
+    stopped: bool = False  # stopped after an eval, by the hooks or the NaN streak
+    nan_streak: Any = None  # algoperf_ray.runner.outcome.NanStreak
     step_keys: StepKeys | None = None
     last_fill_step: int = 0
     store: Any = None  # algoperf_ray.store.Store on rank 0, else None
@@ -118,6 +121,10 @@ def initialize(ctx: TrialContext) -> None:
     aux_dropout = getattr(ctx.hparams, "aux_dropout_rate", None)
     ctx.params, ctx.model_state = ctx.workload.init_model_fn(
         model_init_rng, dropout, aux_dropout)
+    if ctx.config.torch_compile:
+        # As the reference: wrapped before the optimizer is built; the actual
+        # compilation happens on the first forward, inside the timed first step.
+        ctx.params = ctx.backend.compile_model(ctx.workload, ctx.params, ctx.config.workload)
     ctx.optimizer_state = ctx.submission.init_optimizer_state(
         ctx.workload, ctx.params, ctx.model_state, ctx.hparams, opt_init_rng)
 
@@ -263,15 +270,18 @@ def store_row(row: dict[str, Any]) -> dict[str, Any]:
 def log_eval(ctx: TrialContext, row: dict[str, Any]) -> None:
     """Store rows, checkpoint, hooks: all in the untimed logging window."""
     start = get_time(ctx)
-    stop = False
+    prune = nan_stop = False
     if ctx.is_rank0 and ctx.store is not None:
         ctx.store.write_evals(ctx.store_key, ctx.rows)
     save_checkpoint(ctx)
     if ctx.is_rank0 or getattr(ctx.hooks, "all_ranks", False):
         ctx.hooks.on_eval(store_row(row), ctx.config.checkpoint_dir)
     if ctx.is_rank0:
-        stop = bool(ctx.hooks.should_stop(store_row(row)))
-    ctx.pruned = ctx.backend.broadcast_flag(stop)
+        prune = bool(ctx.hooks.should_stop(store_row(row)))
+        nan_stop = ctx.nan_streak.should_stop(row)
+    # Rank 0 decides; every rank stops together and knows whether it was pruned.
+    ctx.pruned = ctx.backend.broadcast_flag(prune and not nan_stop)
+    ctx.stopped = ctx.backend.broadcast_flag(nan_stop) or ctx.pruned
     fill_step_keys(ctx)
     ctx.train_state["accumulated_logging_time"] += get_time(ctx) - start
 
@@ -300,12 +310,13 @@ def maybe_eval(ctx: TrialContext) -> None:
 def should_continue(ctx: TrialContext) -> bool:
     ts = ctx.train_state
     return (ts["is_time_remaining"] and not ctx.goals_reached
-            and not ts["training_complete"] and not ctx.pruned)
+            and not ts["training_complete"] and not ctx.stopped)
 
 
 def train_loop(ctx: TrialContext) -> None:
     """The timed loop; setup and restore happened before the clock starts."""
     ctx.step_keys = StepKeys(ctx.rng)
+    ctx.nan_streak = outcome.NanStreak(ctx.config.stop_on_nan, target_column(ctx))
     fill_step_keys(ctx, first=True)
     ctx.global_start_time = get_time(ctx)
     ts = ctx.train_state
@@ -319,6 +330,14 @@ def train_loop(ctx: TrialContext) -> None:
         if eval_is_due(ctx, now):
             maybe_eval(ctx)
         ctx.train_state["last_step_end_time"] = get_time(ctx, ctx.backend.sync_every_step)
+
+
+def target_column(ctx: TrialContext) -> str:
+    """The eval column the trial's target is judged on (the version's, else the workload's)."""
+    version, name = ctx.config.version, ctx.config.workload
+    if name in version.workloads:
+        return version.target(name).metric_column
+    return f"validation/{ctx.workload.target_metric_name}"
 
 
 def time_to_target(ctx: TrialContext) -> float:

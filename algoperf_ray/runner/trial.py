@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import Any
 
-from algoperf_ray.runner import loop
+from algoperf_ray.runner import loop, outcome
 from algoperf_ray.runner.backend import Backend, get_backend
 from algoperf_ray.runner.clock import Clock, WallClock
 from algoperf_ray.runner.config import TrialConfig, TrialResult
@@ -81,17 +81,18 @@ def _write_trial(ctx: loop.TrialContext | None, config: TrialConfig, status: str
 
 
 def _finish(ctx: loop.TrialContext) -> TrialResult:
-    """Record the ended trial once: eval rows, then its trial row and status.
+    """Record the ended trial once: its eval rows and trial row in one store transaction.
 
-    A driver whose hooks stopped the trial for a failure (a diverged loss)
-    says why through ``hooks.failure()``; the runner records it as failed
-    here, so no driver writes a failure of its own.
+    The status follows one rule for every driver: a last eval with a NaN loss
+    or target metric is a divergence (``failed``, ``diverged: ...``, time-to-
+    target inf); a driver may also report a failure through ``hooks.failure()``.
     """
-    failure = getattr(ctx.hooks, "failure", lambda: None)()
+    failure = getattr(ctx.hooks, "failure", lambda: None)() or outcome.divergence(
+        ctx.rows, loop.target_column(ctx))
     status = "failed" if failure else ("pruned" if ctx.pruned else "completed")
+    if failure:
+        log.warning("trial %s: %s", ctx.config.key.trial_id, failure)
     loop.save_checkpoint(ctx)
-    if ctx.store is not None:
-        ctx.store.write_evals(ctx.store_key, ctx.rows)
     result = TrialResult(status=status,
                          time_to_target=math.inf if failure else time_to_target(ctx),
                          eval_rows=list(ctx.rows), global_step=ctx.global_step,
@@ -101,7 +102,10 @@ def _finish(ctx: loop.TrialContext) -> TrialResult:
              "time_to_target": result.time_to_target,
              "train_state": {k: v for k, v in ctx.train_state.items()
                              if k != "last_step_end_time"}}
-    _write_trial(ctx, ctx.config, status, error=failure, extra=extra)
+    if ctx.store is not None:
+        ctx.store.publish_trial(ctx.store_key, ctx.rows, trial={
+            "hparams": ctx.config.hparams, "status": status, "error": failure,
+            "seed": ctx.config.seed, "extra": extra})
     return result
 
 
@@ -125,8 +129,12 @@ def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
                      hooks: RunnerHooks | None = None, clock: Clock | None = None,
                      backend: Backend | None = None) -> TrialResult:
     """Run one trial with a built workload and a loaded submission."""
+    backend = backend or get_backend(config.framework)
+    backend.check_devices(config.gpus)
     ctx = build_context(config, workload, submission, hooks=hooks, clock=clock,
                         backend=backend)
+    if outcome.was_interrupted(ctx.store, ctx.store_key):
+        log.warning(outcome.interrupted_message(config.key))
     _write_trial(ctx, config, "running")
     loop.initialize(ctx)
     if loop.maybe_restore(ctx):
@@ -141,10 +149,14 @@ def load_trial_objects(config: TrialConfig) -> tuple[Any, Any]:
     from algoperf_ray.benchmark.registry import load_workload
     from algoperf_ray.submission.loader import load_submission
 
+    from algoperf_ray.compat import legacy_pmap
+
     submission = load_submission(config.submission_path, config.framework)
+    kwargs = dict(config.workload_kwargs)
+    legacy = kwargs.pop(legacy_pmap.OPTION, None)  # not a model option: see legacy_pmap
     workload = load_workload(config.workload, config.framework, data_mode=config.data_mode,
-                             **config.workload_kwargs)
-    return workload, submission
+                             **kwargs)
+    return legacy_pmap.configure(workload, submission, config.framework, legacy), submission
 
 
 def run_trial(config: TrialConfig, hooks: RunnerHooks | None = None,
@@ -155,6 +167,7 @@ def run_trial(config: TrialConfig, hooks: RunnerHooks | None = None,
     (re-raised after recording when ``config.raise_on_error``).
     """
     try:
+        get_backend(config.framework).check_devices(config.gpus)  # before any data loads
         workload, submission = load_trial_objects(config)
         return run_loaded_trial(config, workload, submission, hooks=hooks, clock=clock)
     except Exception as e:

@@ -323,8 +323,13 @@ class Store(StoreWriter):
         return table
 
     def completed_trials(self) -> set[TrialKey]:
-        """Keys of trials whose status is ``completed`` (for resuming a tuning run)."""
-        table = self.read_trials(filters={"status": "completed"})
+        """Keys of finished trials: ``completed`` or ``pruned`` (never re-run on resume).
+
+        A pruned trial was stopped on purpose (it could no longer change its
+        study's time-to-target), so resuming treats it as done, like the tune
+        package does; this method is the one definition of "finished".
+        """
+        table = self.read_trials(filters={"status": ["completed", "pruned"]})
         return set(keys_of(table))
 
     def versions(self) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from algoperf_ray import compat, spec
+from algoperf_ray.compat import legacy_pmap
 from algoperf_ray.spec import SubmissionError
 
 FRAMEWORK_DIRS = ("jax", "pytorch")
@@ -72,6 +73,8 @@ class LoadedSubmission:
     prepare_accepts_train_state: bool
     has_prepare_for_eval: bool = True
     module: ModuleType | None = None
+    # Where the source shows the legacy jax.pmap style (algoperf_ray.compat.legacy_pmap).
+    pmap_style: tuple[str, ...] = ()
 
     @property
     def search_space_path(self) -> str | None:
@@ -316,4 +319,4 @@ def load_submission(path: str | Path, framework: str | None = None) -> LoadedSub
         update_accepts_train_state=_accepts_train_state(module.update_params),
         prepare_accepts_train_state=_accepts_train_state(prepare) if prepare else False,
         has_prepare_for_eval=prepare is not None,
-        module=module)
+        module=module, pmap_style=tuple(legacy_pmap.detect_submission(file, module)))

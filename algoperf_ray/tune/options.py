@@ -47,11 +47,18 @@ class TuneOptions:
     max_global_steps: int | None = None
     max_runtime_sec: float | None = None
     eval_period_sec: float | None = None
+    ddp: bool = False  # PyTorch: even one-worker trials get a process group (Train)
+    stop_on_nan: int | None = None  # see TrialConfig.stop_on_nan (None: off, as official)
+    torch_compile: bool = False
     extra_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.use_train not in USE_TRAIN_CHOICES:
             raise ValueError(f"use_train must be auto, always or never, not {self.use_train!r}")
+        if self.ddp and self.use_train == "never":
+            raise ValueError("ddp needs Ray Train workers: drop --use-train never")
+        if self.stop_on_nan is not None and self.stop_on_nan < 1:
+            raise ValueError(f"stop_on_nan must be >= 1 evals, got {self.stop_on_nan}")
 
     @property
     def experiment_path(self) -> str:
@@ -70,7 +77,7 @@ class TuneOptions:
     def wants_train(self, framework: str) -> bool:
         """Ray Train only where a trial needs more than one worker (or when forced)."""
         if self.use_train == "auto":
-            return self.num_workers(framework) > 1
+            return self.num_workers(framework) > 1 or (self.ddp and framework == "pytorch")
         return self.use_train == "always"
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,4 +94,12 @@ def trial_config(spec: TrialSpec, opts: TuneOptions) -> Any:
         spec, data_mode=opts.data_mode, data_dir=opts.data_dir,
         max_global_steps=opts.max_global_steps, store_uri=opts.store_uri,
         checkpoint_dir=opts.checkpoint_dir(spec), max_runtime_sec=opts.max_runtime_sec,
-        eval_period_sec=opts.eval_period_sec, **extra)
+        eval_period_sec=opts.eval_period_sec, stop_on_nan=opts.stop_on_nan,
+        torch_compile=opts.torch_compile, gpus=_gpus_per_process(spec, opts), **extra)
+
+
+def _gpus_per_process(spec: TrialSpec, opts: TuneOptions) -> int:
+    """GPUs one runner process was given: 1 per DDP worker (PyTorch), all of them for JAX."""
+    if opts.gpus_per_trial <= 0:
+        return 0
+    return 1 if spec.key.framework == "pytorch" else opts.gpus_per_trial

@@ -19,8 +19,6 @@ from typing import Any
 from algoperf_ray.benchmark.identity import KEY_FIELD_NAMES, TrialSpec
 from algoperf_ray.tune.options import TuneOptions, trial_config
 
-DIVERGENCE_COLUMNS = ("train/loss", "validation/loss")
-
 
 def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     """An eval row as Tune metrics: numbers only; missing, NaN and inf values left out.
@@ -95,7 +93,6 @@ class TuneHooks:
         self.board = prune_board(opts.experiment) if opts.prune_dominated else None
         self.time_to_target = math.inf
         self.pruned_at: float | None = None
-        self.diverged: str | None = None
 
     def on_eval(self, row: dict[str, Any], checkpoint_dir: str | None = None) -> None:
         column = self.target.metric_column
@@ -110,16 +107,11 @@ class TuneHooks:
                      "algoperf_status": "running"})
 
     def should_stop(self, row: dict[str, Any]) -> bool:
-        """Stop a diverged trial, or one that can no longer change its study's time.
+        """Stop a trial that can no longer change its study's time (pruning).
 
-        Divergence is signalled here (not raised) because rank 0's answer is
-        broadcast to every DDP rank; the runner then records the trial failed
-        with :meth:`failure`'s reason.
+        NaN trials are the runner's business (one rule for run and tune:
+        :mod:`algoperf_ray.runner.outcome`), not this hook's.
         """
-        bad = [k for k in DIVERGENCE_COLUMNS if _is_nan(row.get(k))]
-        if bad:
-            self.diverged = f"diverged: {', '.join(bad)} is NaN at step {row.get('global_step')}"
-            return True
         if self.board is None or math.isfinite(self.time_to_target):
             return False
         import ray
@@ -129,14 +121,6 @@ class TuneHooks:
             self.pruned_at = float(row["accumulated_submission_time"])
             return True
         return False
-
-    def failure(self) -> str | None:
-        """Why the runner must record this stopped trial as failed (None: it did not fail)."""
-        return self.diverged
-
-
-def _is_nan(v: Any) -> bool:
-    return isinstance(v, float) and not math.isfinite(v)
 
 
 def summary(spec: TrialSpec, opts: TuneOptions, *, status: str, error: str | None,

@@ -46,7 +46,7 @@ def worker(rank: int, out: str, port: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
     dist.init_process_group("gloo", rank=rank, world_size=2)
     torch.set_num_threads(1)
-    config = TrialConfig(workload="fake", framework="pytorch", submission_path="scripted.py",
+    config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
                          eval_period_sec=0.0, max_global_steps=10,
                          checkpoint_dir=os.path.join(out, "ckpt"))
     sub = ScriptedSubmission(batch_size=8)

@@ -46,7 +46,7 @@ def recording(sub, seen):
 
 
 def run(out, hooks=None):
-    config = TrialConfig(workload="digits", framework="jax", submission_path="submissions/nadamw",
+    config = TrialConfig.build(workload="digits", framework="jax", submission_path="submissions/nadamw",
                          hparams=HP, max_global_steps=12, eval_period_sec=0.0,
                          checkpoint_dir=os.path.join(out, "ckpt"))
     seen: list = []

@@ -29,7 +29,7 @@ class PreemptAtStep(RunnerHooks):
 
 def _run(ckpt_dir, hooks=None, seed=0, max_steps=6):
     clock = FakeClock()  # a fresh process: its clock knows nothing of the last run
-    config = TrialConfig(workload="fake", framework="pytorch", submission_path="scripted.py",
+    config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
                          seed=seed, max_global_steps=max_steps, eval_period_sec=0.0,
                          checkpoint_dir=ckpt_dir)
     workload = FakeTorchWorkload(clock=clock)
@@ -110,7 +110,7 @@ def test_restored_model_equals_saved_model(tmp_path):
         return orig(**kw)
 
     sub.update_params = spy
-    config = TrialConfig(workload="fake", framework="pytorch", submission_path="scripted.py",
+    config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
                          max_global_steps=6, eval_period_sec=0.0, checkpoint_dir=ckpt)
     with pytest.raises(Preempted):
         run_loaded_trial(config, workload, sub, hooks=Stop(), clock=clock)

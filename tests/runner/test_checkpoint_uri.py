@@ -36,7 +36,7 @@ class PreemptAtStep(RunnerHooks):
 
 def _run(ckpt_dir, hooks=None, max_steps=6):
     clock = FakeClock()
-    config = TrialConfig(workload="fake", framework="pytorch", submission_path="scripted.py",
+    config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
                          seed=0, max_global_steps=max_steps, eval_period_sec=0.0,
                          checkpoint_dir=ckpt_dir)
     workload = FakeTorchWorkload(clock=clock)

@@ -92,7 +92,7 @@ def test_public_style_submission_trains_on_digits(tmp_path, benchmark_only):
     from algoperf_ray.runner.trial import run_loaded_trial
 
     workload = load_workload("digits", "pytorch", data_mode="real")
-    config = TrialConfig(workload="digits", framework="pytorch",
+    config = TrialConfig.build(workload="digits", framework="pytorch",
                          submission_path=benchmark_only.path, ruleset="self",
                          max_global_steps=2, raise_on_error=True)
     result = run_loaded_trial(config, workload, benchmark_only)

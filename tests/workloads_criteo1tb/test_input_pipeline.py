@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.criteo1tb import input_pipeline as ip
 
 

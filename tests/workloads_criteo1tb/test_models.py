@@ -8,14 +8,14 @@ import jax
 import numpy as np
 import pytest
 import torch
-from algoperf_ray.workloads.criteo1tb.criteo1tb_torch import load_jax_params
-from algoperf_ray.workloads.criteo1tb.metadata import WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import registry
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.criteo1tb.criteo1tb_torch import load_jax_params
+from algoperf_ray.workloads.criteo1tb.metadata import WORKLOADS
 
 VARIANTS = ["criteo1tb", "criteo1tb_layernorm", "criteo1tb_embed_init", "criteo1tb_resnet"]
 FRAMEWORKS = ["jax", "pytorch"]

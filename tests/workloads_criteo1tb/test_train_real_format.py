@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from algoperf_ray.workloads.criteo1tb.metadata import REDUCED_SIZE_KWARGS
 
 NAMES = ["criteo1tb", "criteo1tb_layernorm", "criteo1tb_embed_init", "criteo1tb_resnet"]

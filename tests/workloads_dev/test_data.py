@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.digits import input_pipeline as digits_data
 
 from algoperf_ray.benchmark.registry import get_meta, load_workload
 from algoperf_ray.workload.base import BaseWorkload
+from algoperf_ray.workloads.digits import input_pipeline as digits_data
 
 
 def _host(name: str, mode: str, **kw) -> BaseWorkload:

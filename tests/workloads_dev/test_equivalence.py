@@ -17,11 +17,10 @@ import pytest
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
-from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
-
 from algoperf_ray import spec  # noqa: E402
 from algoperf_ray.benchmark.registry import get_meta, load_workload  # noqa: E402
 from algoperf_ray.workload.base import random_field  # noqa: E402
+from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
 
 CASES = [("digits", {}, 64), ("mnist", {}, 32), ("cifar", {"num_filters": 8}, 16)]
 

@@ -18,9 +18,8 @@ jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 tfds = pytest.importorskip("tensorflow_datasets")
 
-from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
-
 from algoperf_ray.benchmark.registry import get_meta, load_workload  # noqa: E402
+from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
 
 CASES = [("digits", "real", {}), ("mnist", "real", {}), ("cifar", "synthetic", {"num_filters": 8})]
 

@@ -17,11 +17,10 @@ import pytest
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
-from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
-
 from algoperf_ray import spec  # noqa: E402
 from algoperf_ray.benchmark.registry import get_meta, load_workload  # noqa: E402
 from algoperf_ray.compat.param_utils import count_params  # noqa: E402
+from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
 
 NAMES = ["digits", "mnist", "cifar"]
 KEY = np.array([0, 3], np.uint32)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.fastmri import input_pipeline
 
 # Real files hold 640 k-space rows; widths vary by volume (368 is the most common).

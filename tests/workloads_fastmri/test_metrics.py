@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+
 from algoperf_ray.workloads.fastmri import metrics
 
 skimage_metrics = pytest.importorskip("skimage.metrics")

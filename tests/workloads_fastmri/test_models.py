@@ -18,14 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from algoperf_ray.workloads.fastmri.convert import flax_to_torch_state
-from algoperf_ray.workloads.fastmri.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
-from algoperf_ray.workloads.fastmri.models_jax import UNet as JaxUNet
-from algoperf_ray.workloads.fastmri.models_torch import UNet as TorchUNet
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.registry import get_meta, load_workload
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.fastmri.convert import flax_to_torch_state
+from algoperf_ray.workloads.fastmri.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
+from algoperf_ray.workloads.fastmri.models_jax import UNet as JaxUNet
+from algoperf_ray.workloads.fastmri.models_torch import UNet as TorchUNet
 
 NAMES = [w.name for w in WORKLOADS]
 REFERENCE = json.loads((Path(__file__).parent / "reference_param_shapes.json").read_text())

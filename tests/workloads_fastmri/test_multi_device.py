@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from algoperf_ray.workloads.fastmri.metadata import REDUCED_SIZE_KWARGS
 
 from algoperf_ray.benchmark.registry import load_workload
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.fastmri.metadata import REDUCED_SIZE_KWARGS
 
 from .conftest import NUM_VALIDATION_FILES
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.fastmri import input_pipeline as ip
-from algoperf_ray.workloads.fastmri.metadata import BATCH_FIELDS
 
 from algoperf_ray.benchmark.registry import get_meta, load_workload
+from algoperf_ray.workloads.fastmri import input_pipeline as ip
+from algoperf_ray.workloads.fastmri.metadata import BATCH_FIELDS
 
 from .conftest import NUM_VALIDATION_FILES, TRAIN_VOLUMES, VAL_VOLUMES, write_volume
 

@@ -15,13 +15,13 @@ import jax
 import numpy as np
 import pytest
 import torch
+
+from algoperf_ray.benchmark.registry import load_workload
+from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workloads.fastmri import input_pipeline as ip
 from algoperf_ray.workloads.fastmri import metrics
 from algoperf_ray.workloads.fastmri.convert import flax_to_torch_state
 from algoperf_ray.workloads.fastmri.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
-
-from algoperf_ray.benchmark.registry import load_workload
-from algoperf_ray.workload import rng as rng_lib
 
 # The tiny test split holds 2 slices, so cap every eval split at 2 examples.
 CAP = 2

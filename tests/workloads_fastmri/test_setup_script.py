@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from algoperf_ray.workloads.fastmri import input_pipeline as ip
 
 from .conftest import TRAIN_VOLUMES, VAL_VOLUMES, write_volume

@@ -20,13 +20,12 @@ import pytest
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
-from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
-from algoperf_ray.workloads.imagenet_resnet.convert import jax_path_fn  # noqa: E402
-from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS  # noqa: E402
-
 from algoperf_ray import spec  # noqa: E402
 from algoperf_ray.benchmark.registry import load_workload  # noqa: E402
 from algoperf_ray.workload import rng as rng_lib  # noqa: E402
+from algoperf_ray.workloads._convert import load_flax_into_torch  # noqa: E402
+from algoperf_ray.workloads.imagenet_resnet.convert import jax_path_fn  # noqa: E402
+from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS  # noqa: E402
 
 # One stage of two blocks at 32x32 keeps this fast; all activations are checked.
 SIZE = {**REDUCED_SIZE_KWARGS["imagenet_resnet"], "stage_sizes": (1, 2)}

@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.registry import load_workload
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.metrics import softmax_cross_entropy_np
+from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 TINY = {"image_size": 32, "num_filters": 4, "stage_sizes": (1, 1)}
 

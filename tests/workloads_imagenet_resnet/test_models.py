@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_resnet.convert import jax_path_fn
-from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.describe import describe
 from algoperf_ray.benchmark.registry import get_meta, load_workload
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.imagenet_resnet.convert import jax_path_fn
+from algoperf_ray.workloads.imagenet_resnet.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 NAMES = [w.name for w in WORKLOADS]
 FRAMEWORKS = ["jax", "pytorch"]

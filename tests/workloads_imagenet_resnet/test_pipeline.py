@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_resnet import input_pipeline as ip
-from algoperf_ray.workloads.imagenet_resnet.metadata import TRAIN_MEAN, TRAIN_STDDEV
 
 from algoperf_ray.benchmark.registry import load_workload
+from algoperf_ray.workloads.imagenet_resnet import input_pipeline as ip
+from algoperf_ray.workloads.imagenet_resnet.metadata import TRAIN_MEAN, TRAIN_STDDEV
 
 SIZE = 32
 

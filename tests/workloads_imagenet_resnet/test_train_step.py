@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_resnet.metadata import WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.registry import load_workload
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.imagenet_resnet.metadata import WORKLOADS
 
 TINY = {"image_size": 16, "num_filters": 4, "stage_sizes": (1, 1)}
 TRAIN = spec.ForwardPassMode.TRAIN

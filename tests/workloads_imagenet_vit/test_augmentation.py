@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_vit.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 from algoperf_ray.benchmark.registry import load_workload
+from algoperf_ray.workloads.imagenet_vit.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 tf = pytest.importorskip("tensorflow")
 from algoperf_ray.workloads.imagenet_vit import randaugment  # noqa: E402

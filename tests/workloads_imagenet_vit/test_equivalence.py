@@ -18,12 +18,11 @@ import pytest
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
-from algoperf_ray.workloads.imagenet_vit.convert import torch_state_from_flax  # noqa: E402
-from algoperf_ray.workloads.imagenet_vit.metadata import REDUCED_SIZE_KWARGS, WORKLOADS  # noqa: E402
-
 from algoperf_ray import spec  # noqa: E402
 from algoperf_ray.benchmark.registry import load_workload  # noqa: E402
 from algoperf_ray.workload import rng as rng_lib  # noqa: E402
+from algoperf_ray.workloads.imagenet_vit.convert import torch_state_from_flax  # noqa: E402
+from algoperf_ray.workloads.imagenet_vit.metadata import REDUCED_SIZE_KWARGS, WORKLOADS  # noqa: E402
 
 BATCH = 4
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.imagenet_vit.metadata import WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark.registry import load_workload
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.imagenet_vit.metadata import WORKLOADS
 
 TINY = {"image_size": 16, "patch_size": 8, "width": 16, "depth": 1, "num_heads": 2,
         "mlp_dim": 32}

@@ -111,3 +111,31 @@ def test_same_weights_same_outputs(kw: dict, atol: float) -> None:
     assert not np.allclose(np.asarray(bn["var"]),
                            v["batch_stats"]["ConformerBlock_1"]["ConvolutionBlock_0"]
                            ["BatchNorm_0"]["var"])
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_specaugment_masks_follow_the_reference_rule(framework: str) -> None:
+    """Whole time steps / mel bins are zeroed, within the reference's size limits."""
+    lengths = np.array([400, 250, 120])
+    pads = (np.arange(400)[None, :] >= lengths[:, None]).astype(np.float32)
+    ones = np.ones((3, 400, 80), np.float32)
+    if framework == "jax":
+        from algoperf_ray.workloads._librispeech_common_jax import SpecAug
+
+        out = np.asarray(SpecAug().apply({}, ones, pads, rngs={"dropout": jax.random.PRNGKey(3)})[0])
+    else:
+        from algoperf_ray.workloads._librispeech_common_torch import SpecAug
+
+        torch.manual_seed(3)
+        out = SpecAug()(torch.from_numpy(ones), torch.from_numpy(pads))[0].numpy()
+    for row, n in zip(out, lengths, strict=True):
+        time_masked = (row == 0).all(axis=1)
+        freq_masked = (row == 0).all(axis=0)
+        assert set(np.unique(row)) <= {0.0, 1.0}
+        assert not time_masked[n:].any()  # time masks stay inside the utterance
+        # <= 10 masks of <= 5% of the length; <= 2 masks of <= 27 bins.
+        assert time_masked.sum() <= 10 * max(1, int(0.05 * n))
+        assert freq_masked.sum() <= 2 * 27
+        kept = row[~time_masked][:, ~freq_masked]
+        assert kept.size and (kept == 1).all()  # masks are whole rows/columns only
+    assert (out == 0).any()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.ogbg import input_pipeline as ip
-from algoperf_ray.workloads.ogbg import metrics
-from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.ogbg import input_pipeline as ip
+from algoperf_ray.workloads.ogbg import metrics
+from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
 
 def _real(framework: str):
@@ -23,6 +23,7 @@ def _torch_model(w, params):
     if w.framework == "pytorch":
         return params
     import torch
+
     from algoperf_ray.workloads.ogbg import convert
     from algoperf_ray.workloads.ogbg.models_torch import GNN
 

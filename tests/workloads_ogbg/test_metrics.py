@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.ogbg import metrics
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.ogbg import convert
-from algoperf_ray.workloads.ogbg import input_pipeline as ip
-from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import describe, registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.ogbg import convert
+from algoperf_ray.workloads.ogbg import input_pipeline as ip
+from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
 VARIANTS = ["ogbg", "ogbg_gelu", "ogbg_silu", "ogbg_model_size"]
 FRAMEWORKS = ["jax", "pytorch"]

@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.ogbg import input_pipeline as ip
 from algoperf_ray.workloads.ogbg import metrics
 
@@ -73,9 +74,9 @@ def test_jax_four_devices_equal_shards_run_alone() -> None:
 @pytest.mark.slow
 def test_torch_ddp_eval_gathers_all_shards(tmp_path) -> None:
     import torch
-    from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
     from algoperf_ray.benchmark import registry
+    from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

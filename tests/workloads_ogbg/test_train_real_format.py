@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from algoperf_ray.workloads.ogbg.metadata import REDUCED_SIZE_KWARGS
 
 NAMES = ["ogbg", "ogbg_gelu", "ogbg_silu", "ogbg_model_size"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.wmt import convert, decode
-from algoperf_ray.workloads.wmt.workload import bleu_from_statistics, bleu_statistics
 
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.wmt import convert, decode
+from algoperf_ray.workloads.wmt.workload import bleu_from_statistics, bleu_statistics
 
 
 def _scripted(target: list[int], vocab: int = 16):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.wmt import convert
-from algoperf_ray.workloads.wmt.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.wmt import convert
+from algoperf_ray.workloads.wmt.metadata import REDUCED_SIZE_KWARGS, WORKLOADS
 
 VARIANTS = [w.name for w in WORKLOADS]
 FRAMEWORKS = ["jax", "pytorch"]

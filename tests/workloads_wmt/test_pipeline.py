@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.wmt import input_pipeline
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from flax import linen as nn
+
 from algoperf_ray.workloads._classifier_jax import JaxClassifier
 from algoperf_ray.workloads.cifar import models_jax
 from algoperf_ray.workloads.cifar.workload import CifarWorkload
-from flax import linen as nn
 
 
 class CifarJaxWorkload(JaxClassifier, CifarWorkload):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from algoperf_ray.workloads._classifier_torch import TorchClassifier
 from algoperf_ray.workloads.cifar import models_torch
 from algoperf_ray.workloads.cifar.workload import CifarWorkload
-from torch import nn
 
 
 class CifarTorchWorkload(TorchClassifier, CifarWorkload):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
-from algoperf_ray.workloads._classifier_torch import lecun_normal_
 from torch import nn
+
+from algoperf_ray.workloads._classifier_torch import lecun_normal_
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:

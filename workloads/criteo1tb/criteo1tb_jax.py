@@ -12,13 +12,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from algoperf_ray.workloads.criteo1tb import models_jax
-from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.criteo1tb import models_jax
+from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 
 _MODEL_FIELDS = ("vocab_size", "mlp_bottom_dims", "mlp_top_dims", "embed_dim",
                  "use_layer_norm", "embedding_init_multiplier")

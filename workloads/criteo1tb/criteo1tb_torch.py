@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from algoperf_ray.workloads.criteo1tb import models_torch
-from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 from torch import nn
 
 from algoperf_ray import spec
@@ -22,6 +20,8 @@ from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.criteo1tb import models_torch
+from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 
 _MODEL_FIELDS = ("vocab_size", "mlp_bottom_dims", "mlp_top_dims", "embed_dim",
                  "use_layer_norm", "embedding_init_multiplier")

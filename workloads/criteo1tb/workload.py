@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.criteo1tb import input_pipeline
-from algoperf_ray.workloads.criteo1tb.metadata import BASE_MODEL_KWARGS, NUM_DENSE_FEATURES
 
 from algoperf_ray import spec
 from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
+from algoperf_ray.workloads.criteo1tb import input_pipeline
+from algoperf_ray.workloads.criteo1tb.metadata import BASE_MODEL_KWARGS, NUM_DENSE_FEATURES
 
 DROPOUT_RATE = 0.0  # the reference's default for every variant
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flax import linen as nn
+
 from algoperf_ray.workloads._classifier_jax import JaxClassifier
 from algoperf_ray.workloads.digits import models_jax
 from algoperf_ray.workloads.digits.workload import DigitsWorkload
-from flax import linen as nn
 
 
 class DigitsJaxWorkload(JaxClassifier, DigitsWorkload):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import nn
+
 from algoperf_ray.workloads._classifier_torch import TorchClassifier
 from algoperf_ray.workloads.digits import models_torch
 from algoperf_ray.workloads.digits.workload import DigitsWorkload
-from torch import nn
 
 
 class DigitsTorchWorkload(TorchClassifier, DigitsWorkload):

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from algoperf_ray.workloads.digits import input_pipeline
-
 from algoperf_ray.workload.base import BaseWorkload
 from algoperf_ray.workloads import _tfds
+from algoperf_ray.workloads.digits import input_pipeline
 
 
 class DigitsWorkload(BaseWorkload):

@@ -76,7 +76,7 @@ def flax_to_torch_state(params: Mapping[str, Any], torch_names: list[str],
                 raise KeyError(f"fastmri convert: Flax params have no {'/'.join(path)!r} "
                                f"(for {name!r}).")
             node = node[key]
-        out[name] = np.ascontiguousarray(_torch_layout(path, np.asarray(node)), np.float32)
+        out[name] = np.array(_torch_layout(path, np.asarray(node)), np.float32, order="C")
         used.add(path)
     leaves = _leaf_paths(params)
     if leaves - used:

@@ -12,12 +12,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from algoperf_ray.workloads.fastmri.models_jax import DROPOUT_RATE, UNet
-from algoperf_ray.workloads.fastmri.workload import FastMRIWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.fastmri.models_jax import DROPOUT_RATE, UNet
+from algoperf_ray.workloads.fastmri.workload import FastMRIWorkload
 
 
 class FastMRIJaxWorkload(FastMRIWorkload):

@@ -13,14 +13,14 @@ import contextlib
 from typing import Any
 
 import torch
-from algoperf_ray.workloads.fastmri.models_torch import DROPOUT_RATE, UNet
-from algoperf_ray.workloads.fastmri.workload import FastMRIWorkload
 from torch import nn
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.fastmri.models_torch import DROPOUT_RATE, UNet
+from algoperf_ray.workloads.fastmri.workload import FastMRIWorkload
 
 
 class FastMRITorchWorkload(FastMRIWorkload):

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.fastmri import input_pipeline, metrics
 
 from algoperf_ray import spec
 from algoperf_ray.workload.base import BaseWorkload
 from algoperf_ray.workload.metrics import masked_loss_dict
+from algoperf_ray.workloads.fastmri import input_pipeline, metrics
 
 MODEL_OPTIONS = ("num_channels", "num_pool_layers", "use_tanh", "use_layer_norm")
 

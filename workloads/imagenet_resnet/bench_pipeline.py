@@ -20,6 +20,7 @@ import json
 import time
 
 import numpy as np
+
 from algoperf_ray.workloads._imagenet_common_fake import jpeg_bytes
 from algoperf_ray.workloads.imagenet_resnet import input_pipeline as ip
 from algoperf_ray.workloads.imagenet_resnet.metadata import TRAIN_MEAN, TRAIN_STDDEV

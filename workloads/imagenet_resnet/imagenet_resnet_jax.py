@@ -15,12 +15,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from algoperf_ray.workloads.imagenet_resnet.models_jax import ResNet
-from algoperf_ray.workloads.imagenet_resnet.workload import ImagenetWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.imagenet_resnet.models_jax import ResNet
+from algoperf_ray.workloads.imagenet_resnet.workload import ImagenetWorkload
 
 MODEL_OPTIONS = ("activation", "bn_init_scale", "num_filters", "stage_sizes", "image_size")
 

@@ -16,15 +16,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_jax import MODEL_OPTIONS
-from algoperf_ray.workloads.imagenet_resnet.models_torch import ResNet
-from algoperf_ray.workloads.imagenet_resnet.workload import ImagenetWorkload
 from torch import nn
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils, pytorch_utils
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_jax import MODEL_OPTIONS
+from algoperf_ray.workloads.imagenet_resnet.models_torch import ResNet
+from algoperf_ray.workloads.imagenet_resnet.workload import ImagenetWorkload
 
 
 class ImagenetTorchMixin:

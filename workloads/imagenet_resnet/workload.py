@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.imagenet_resnet import input_pipeline
-from algoperf_ray.workloads.imagenet_resnet.metadata import RESIZE_SIZE, batch_fields
 
 from algoperf_ray.workload.base import BaseWorkload, random_field
+from algoperf_ray.workloads.imagenet_resnet import input_pipeline
+from algoperf_ray.workloads.imagenet_resnet.metadata import RESIZE_SIZE, batch_fields
 
 
 def checked_options(meta: Any, options: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_jax import ImagenetJaxMixin
-from algoperf_ray.workloads.imagenet_vit.models_jax import ViT
-from algoperf_ray.workloads.imagenet_vit.workload import ImagenetVitWorkload
-
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_jax import ImagenetJaxMixin
+from algoperf_ray.workloads.imagenet_vit.models_jax import ViT
+from algoperf_ray.workloads.imagenet_vit.workload import ImagenetVitWorkload
 
 
 class ImagenetVitJaxWorkload(ImagenetJaxMixin, ImagenetVitWorkload):

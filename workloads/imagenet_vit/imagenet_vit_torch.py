@@ -10,13 +10,13 @@ import contextlib
 from typing import Any
 
 import torch
-from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_torch import ImagenetTorchMixin
-from algoperf_ray.workloads.imagenet_vit.models_torch import ViT
-from algoperf_ray.workloads.imagenet_vit.workload import ImagenetVitWorkload
 from torch import nn
 
 from algoperf_ray import spec
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_torch import ImagenetTorchMixin
+from algoperf_ray.workloads.imagenet_vit.models_torch import ViT
+from algoperf_ray.workloads.imagenet_vit.workload import ImagenetVitWorkload
 
 
 class ImagenetVitTorchWorkload(ImagenetTorchMixin, ImagenetVitWorkload):

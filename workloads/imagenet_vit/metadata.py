@@ -13,10 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from algoperf_ray.workloads.imagenet_resnet import metadata as resnet_meta
-
 from algoperf_ray.benchmark.meta import WorkloadMeta
 from algoperf_ray.spec import LossType
+from algoperf_ray.workloads.imagenet_resnet import metadata as resnet_meta
 
 NUM_CLASSES = resnet_meta.NUM_CLASSES
 EVAL_BATCH_SIZE = 2048

@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
-from algoperf_ray.workloads.imagenet_vit.posemb import posemb_sincos_2d
 from flax import linen as nn
 
 from algoperf_ray.workload.dropout_jax import Dropout
+from algoperf_ray.workloads.imagenet_vit.posemb import posemb_sincos_2d
 
 _MLP_INITS = {"kernel_init": nn.initializers.xavier_uniform(),
               "bias_init": nn.initializers.normal(stddev=1e-6)}

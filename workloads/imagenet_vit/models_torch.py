@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from algoperf_ray.workloads.imagenet_resnet.models_torch import lecun_normal_
 from algoperf_ray.workloads.imagenet_vit.posemb import posemb_sincos_2d
-from torch import nn
 
 
 def _xavier_linear(cin: int, cout: int, bias_std: float = 0.0) -> nn.Linear:

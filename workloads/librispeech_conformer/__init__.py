@@ -1,1 +1,1 @@
-"""LibriSpeech Conformer. Scoring metadata only for now."""
+"""LibriSpeech Conformer (CTC, WER): base workload and three variants, JAX and PyTorch."""

@@ -1,1 +1,1 @@
-"""LibriSpeech DeepSpeech. Scoring metadata only for now."""
+"""LibriSpeech DeepSpeech (conv + BiLSTM, CTC, WER): base and three variants, JAX and PyTorch."""

@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from algoperf_ray.workload.dropout_jax import Dropout
 from algoperf_ray.workloads._librispeech_common_jax import (
     BatchNorm,
     Conv2dSubsampling,
-    Dropout,
     LayerNorm,
     SpecAug,
     dense,

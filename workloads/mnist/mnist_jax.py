@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from flax import linen as nn
+
 from algoperf_ray.workloads._classifier_jax import JaxClassifier
 from algoperf_ray.workloads.mnist import models_jax
 from algoperf_ray.workloads.mnist.workload import MnistWorkload
-from flax import linen as nn
 
 
 class MnistJaxWorkload(JaxClassifier, MnistWorkload):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from algoperf_ray.workloads._classifier_torch import TorchClassifier
 from algoperf_ray.workloads.mnist import models_torch
 from algoperf_ray.workloads.mnist.workload import MnistWorkload
-from torch import nn
 
 
 class MnistTorchWorkload(TorchClassifier, MnistWorkload):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from algoperf_ray.workloads._classifier_torch import lecun_normal_
 from torch import nn
+
+from algoperf_ray.workloads._classifier_torch import lecun_normal_
 
 
 class MnistMLP(nn.Module):

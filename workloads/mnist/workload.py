@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from algoperf_ray.workloads.mnist import input_pipeline
-
 from algoperf_ray.workload.base import BaseWorkload
+from algoperf_ray.workloads.mnist import input_pipeline
 
 
 class MnistWorkload(BaseWorkload):

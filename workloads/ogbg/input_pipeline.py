@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from algoperf_ray.workloads.ogbg.metadata import (
     AVG_EDGES_PER_GRAPH,
     AVG_NODES_PER_GRAPH,

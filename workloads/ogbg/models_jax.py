@@ -13,10 +13,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from algoperf_ray.workloads.ogbg import input_pipeline
-from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
 
 from algoperf_ray.workload.dropout_jax import Dropout
+from algoperf_ray.workloads.ogbg import input_pipeline
+from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
 
 _ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}  # nn.gelu: tanh approx.
 

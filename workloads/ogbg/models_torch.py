@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
 from torch import nn
+
+from algoperf_ray.workloads.ogbg.metadata import EDGE_FEATURES, NODE_FEATURES
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU}
 

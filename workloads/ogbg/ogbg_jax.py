@@ -11,12 +11,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from algoperf_ray.workloads.ogbg import input_pipeline, models_jax
-from algoperf_ray.workloads.ogbg.workload import OgbgWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.ogbg import input_pipeline, models_jax
+from algoperf_ray.workloads.ogbg.workload import OgbgWorkload
 
 
 class OgbgJaxWorkload(OgbgWorkload):

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from algoperf_ray.workloads.ogbg import models_torch
-from algoperf_ray.workloads.ogbg.workload import OgbgWorkload
 from torch import nn
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.ogbg import models_torch
+from algoperf_ray.workloads.ogbg.workload import OgbgWorkload
 
 
 class OgbgTorchWorkload(OgbgWorkload):

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.ogbg import input_pipeline, metrics
 
 from algoperf_ray import spec
 from algoperf_ray.workload.base import BaseWorkload
+from algoperf_ray.workloads.ogbg import input_pipeline, metrics
 
 MODEL_OPTIONS = ("activation", "latent_dim", "hidden_dims", "num_message_passing_steps")
 ACTIVATIONS = ("relu", "gelu", "silu")

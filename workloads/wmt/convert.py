@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from algoperf_ray.workloads.wmt.config import ModelConfig
 
 

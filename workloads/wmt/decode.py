@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
 from algoperf_ray.workloads.wmt.config import EOS_ID
 
 NEG_INF = -1.0e7

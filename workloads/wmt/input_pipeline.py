@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+
 from algoperf_ray.workloads.wmt.config import EOS_ID
 
 SHUFFLE_BUFFER = 1024

@@ -15,10 +15,10 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from algoperf_ray.workloads.wmt.config import DROPOUT_RATE, ModelConfig
 from flax import linen as nn
 
 from algoperf_ray.workload.dropout_jax import Dropout
+from algoperf_ray.workloads.wmt.config import DROPOUT_RATE, ModelConfig
 
 _KERNEL_INIT = nn.initializers.xavier_uniform()
 _BIAS_INIT = nn.initializers.normal(stddev=1e-6)

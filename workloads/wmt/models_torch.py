@@ -15,8 +15,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.wmt.config import ModelConfig
 from torch import Tensor, nn
+
+from algoperf_ray.workloads.wmt.config import ModelConfig
 
 _NEG = -1e10
 

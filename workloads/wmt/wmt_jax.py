@@ -13,12 +13,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from algoperf_ray.workloads.wmt import models_jax
-from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.wmt import models_jax
+from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 # model keyword -> batch key (packed training batches; absent in eval batches)
 _PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.wmt import models_torch
-from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.wmt import models_torch
+from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
 # model keyword -> batch key (packed training batches; absent in eval batches)
 _PACKING_KEYS = {"inputs_positions": "inputs_position", "targets_positions": "targets_position",

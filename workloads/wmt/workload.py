@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.wmt import decode, input_pipeline
-from algoperf_ray.workloads.wmt.config import split_kwargs
 
 from algoperf_ray.benchmark.meta import WorkloadMeta
 from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
+from algoperf_ray.workloads.wmt import decode, input_pipeline
+from algoperf_ray.workloads.wmt.config import split_kwargs
 
 NGRAM_ORDER = 4
 BLEU_KEYS = tuple([f"bleu_correct_{n}" for n in range(1, NGRAM_ORDER + 1)]
