@@ -77,8 +77,8 @@ def loop_only_step_time(s: dict[str, Any]) -> float:
 def runner_step_time(s: dict[str, Any]) -> float:
     n = len(s["batches"])
     config = TrialConfig.build(workload=s["workload"].workload_name, framework=s["framework"],
-                         submission_path=s["sub"].path, hparams=s["hp"], max_global_steps=n,
-                         eval_period_sec=1e9, max_runtime_sec=1e9)  # evals: step 1 and N
+                               submission_path=s["sub"].path, hparams=s["hp"], max_global_steps=n,
+                               eval_period_sec=1e9, max_runtime_sec=1e9)  # evals: step 1 and N
     rows = run_loaded_trial(config, s["workload"], s["sub"]).eval_rows
     first, last = rows[0], rows[-1]
     if (first["global_step"], last["global_step"]) != (1, n):

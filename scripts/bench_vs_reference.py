@@ -110,6 +110,8 @@ def save_batch(path: Path, batch: dict[str, Any]) -> None:
     flat: dict[str, np.ndarray] = {}
 
     def walk(prefix: str, node: Any) -> None:
+        if hasattr(node, "_asdict"):  # a GraphsTuple-like namedtuple (ogbg inputs)
+            node = node._asdict()
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(f"{prefix}{k}/", v)

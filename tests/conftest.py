@@ -65,8 +65,8 @@ def train_few_steps():
         sub = replace(load_submission(path, framework), get_batch_size=lambda _: batch_size)
         wl = load_workload(workload, framework, data_mode="real", **workload_kwargs)
         config = TrialConfig.build(workload=workload, framework=framework, submission_path=path,
-                             ruleset="self", max_global_steps=steps, data_dir=str(data_dir),
-                             workload_kwargs=workload_kwargs, raise_on_error=True)
+                                   ruleset="self", max_global_steps=steps, data_dir=str(data_dir),
+                                   workload_kwargs=workload_kwargs, raise_on_error=True)
         return run_loaded_trial(config, wl, sub)
 
     return run

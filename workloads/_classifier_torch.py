@@ -22,7 +22,6 @@ from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
 from algoperf_ray.workload.metrics import masked_loss_dict
-from algoperf_ray.workload.placement_torch import ddp_info
 
 
 def lecun_normal_(module: nn.Module) -> None:
@@ -64,12 +63,7 @@ class TorchClassifier:
         model = self.build_model()
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_utils.pytorch_param_types(self._param_shapes)
-        model.to(self.device)
-        use_ddp, rank, _ = ddp_info()
-        if use_ddp:
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         return param_key in self.output_layer

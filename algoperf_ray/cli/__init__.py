@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # Modules that define commands; each exposes ``register(app)``.
-_COMMAND_MODULES = ("run", "tune", "ingest", "score", "describe")
+_COMMAND_MODULES = ("run", "tune", "check", "ingest", "score", "describe")
 
 
 @app.callback()

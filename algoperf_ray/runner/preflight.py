@@ -177,16 +177,21 @@ def _instrument(sub: Any, framework: str, max_batch: int) -> Any:
 def _build_workload(load: Any, opts: PreflightOptions, kwargs: dict[str, Any]) -> Any:
     """The reduced synthetic workload; eval splits capped where the class supports it.
 
-    A workload class without the ``max_eval_examples`` option (a small dev
-    workload whose eval sets are already tiny) is built without it.
+    Some leaf classes (``digits``, ``mnist``, ``cifar`` today) do not pass the
+    ``max_eval_examples`` option through to the base class; they are built
+    without it and the base class's cap is set afterwards, since evaluating
+    cifar's 70,000 full-size eval examples on CPU alone outlasts any sane limit.
     """
     try:
         return load(opts.workload, opts.framework, data_mode="synthetic", **kwargs)
     except TypeError as e:
         if "max_eval_examples" not in str(e):
             raise
-        rest = {k: v for k, v in kwargs.items() if k != "max_eval_examples"}
-        return load(opts.workload, opts.framework, data_mode="synthetic", **rest)
+    rest = {k: v for k, v in kwargs.items() if k != "max_eval_examples"}
+    workload = load(opts.workload, opts.framework, data_mode="synthetic", **rest)
+    if hasattr(workload, "max_eval_examples"):
+        workload.max_eval_examples = int(kwargs["max_eval_examples"])
+    return workload
 
 
 def _watch_parent() -> None:
@@ -345,8 +350,12 @@ def _drain(row: CheckResult, events: queue.Queue, step_started: list[float],
 
 
 def _timeout_message(row: CheckResult, limit: float) -> str:
-    where = ("during setup (imports, model or optimizer init)" if row.phase == "start"
-             else f"at {row.phase}")
+    if row.phase == "start":
+        where = "during setup (imports, model or optimizer init)"
+    elif row.phase.startswith("after step"):
+        where = f"{row.phase} (in an eval, prepare_for_eval or the next data_selection)"
+    else:
+        where = f"at {row.phase}"
     text = f"killed after the {limit:g} s limit {where}; {row.steps_done} step(s) done"
     if row.step_time is not None:
         text += f", step time {row.step_time:.2f} s"

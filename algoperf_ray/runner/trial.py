@@ -147,9 +147,8 @@ def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
 def load_trial_objects(config: TrialConfig) -> tuple[Any, Any]:
     """The workload instance and the loaded submission named by ``config``."""
     from algoperf_ray.benchmark.registry import load_workload
-    from algoperf_ray.submission.loader import load_submission
-
     from algoperf_ray.compat import legacy_pmap
+    from algoperf_ray.submission.loader import load_submission
 
     submission = load_submission(config.submission_path, config.framework)
     kwargs = dict(config.workload_kwargs)

@@ -60,6 +60,24 @@ class TorchPlacement:
     def device(self) -> torch.device:
         return default_device()
 
+    def place_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` on this rank's device, DDP-wrapped when a process group is up.
+
+        Written once so that every PyTorch leaf places its model the same way;
+        a shape-only model (parameters on the ``meta`` device, for ``describe``)
+        comes back untouched because it can neither move nor synchronise.
+        """
+        if any(p.is_meta for p in model.parameters()):
+            return model
+        device = self.device
+        model = model.to(device)
+        if ddp_info()[0]:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        return model
+
     def put(self, batch: Any, train: bool) -> Any:
         """This rank's rows of every array (recursing into tuples such as graph batches)."""
         del train  # every rank gets equal rows, train or eval

@@ -79,6 +79,20 @@ def test_select_workloads_all_base_and_list() -> None:
     assert check.select_workloads("mnist, digits", "pytorch") == ["mnist", "digits"]
 
 
+@pytest.mark.parametrize("workload", ["digits", "ogbg"])
+def test_eval_splits_are_capped_even_without_the_option(workload: str) -> None:
+    """digits' leaf class drops ``max_eval_examples``; ogbg's passes it: both end capped."""
+    from algoperf_ray.benchmark.registry import load_workload
+
+    opts = preflight.PreflightOptions(submission=NADAMW, framework="pytorch",
+                                      workload=workload, max_eval_examples=8)
+    config = preflight.make_config(opts)
+    assert config.workload_kwargs["max_eval_examples"] == 8
+    wl = preflight._build_workload(load_workload, opts, config.workload_kwargs)
+    assert wl.num_validation_examples == wl.num_test_examples == 8
+    assert wl.num_eval_train_examples == 8 and wl.eval_batch_size <= 8
+
+
 @pytest.mark.parametrize("args, message", [
     (["/no/such/submission.py", "--framework", "jax"], "not found"),
     ([NADAMW, "--workloads", "no_such_workload"], "unknown workload"),

@@ -47,8 +47,8 @@ def worker(rank: int, out: str, port: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=2)
     torch.set_num_threads(1)
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         eval_period_sec=0.0, max_global_steps=10,
-                         checkpoint_dir=os.path.join(out, "ckpt"))
+                               eval_period_sec=0.0, max_global_steps=10,
+                               checkpoint_dir=os.path.join(out, "ckpt"))
     sub = ScriptedSubmission(batch_size=8)
     hooks = PruneAtThirdEval()
     result = run_loaded_trial(config, FakeTorchWorkload(), sub, hooks=hooks,

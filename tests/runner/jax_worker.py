@@ -47,8 +47,8 @@ def recording(sub, seen):
 
 def run(out, hooks=None):
     config = TrialConfig.build(workload="digits", framework="jax", submission_path="submissions/nadamw",
-                         hparams=HP, max_global_steps=12, eval_period_sec=0.0,
-                         checkpoint_dir=os.path.join(out, "ckpt"))
+                               hparams=HP, max_global_steps=12, eval_period_sec=0.0,
+                               checkpoint_dir=os.path.join(out, "ckpt"))
     seen: list = []
     sub = recording(load_submission("submissions/nadamw", "jax"), seen)
     result = run_loaded_trial(config, load_workload("digits", "jax", data_mode="real"), sub,

@@ -1,6 +1,6 @@
 """A tiny real PyTorch workload and a scripted submission for runner tests.
 
-The workload subclasses the real ``TorchWorkload`` so the real data and eval
+The workload subclasses the real ``BaseWorkload`` (``framework = "pytorch"``) so the real data and eval
 paths run. Its reported ``accuracy`` is the model's ``quality`` buffer,
 which the scripted submission sets per step, so tests decide when targets
 are met. Costs (seconds) are charged to a ``FakeClock`` by whoever "spends"
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from algoperf_ray import spec
 from algoperf_ray.benchmark.meta import BatchField, WorkloadMeta
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.base_torch import TorchWorkload, ddp_info
+from algoperf_ray.workload.base import BaseWorkload
 from algoperf_ray.workload.metrics import masked_loss_dict
 
 META = WorkloadMeta(
@@ -50,7 +50,9 @@ def bare(module: Any) -> Net:
     return module.module if hasattr(module, "module") else module
 
 
-class FakeTorchWorkload(TorchWorkload):
+class FakeTorchWorkload(BaseWorkload):
+    framework = "pytorch"
+
     def __init__(self, meta: WorkloadMeta = META, clock: Any = None, init_cost: float = 0.0,
                  eval_cost: float = 0.0) -> None:
         super().__init__(meta=meta, data_mode="synthetic")
@@ -66,9 +68,7 @@ class FakeTorchWorkload(TorchWorkload):
         model: Any = Net()
         self._param_shapes = {k: spec.ShapeTuple(v.shape) for k, v in model.named_parameters()}
         self._param_types = {k: spec.ParameterType.WEIGHT for k in self._param_shapes}
-        if ddp_info()[0]:
-            model = torch.nn.parallel.DistributedDataParallel(model)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         return True

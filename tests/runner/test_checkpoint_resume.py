@@ -30,8 +30,8 @@ class PreemptAtStep(RunnerHooks):
 def _run(ckpt_dir, hooks=None, seed=0, max_steps=6):
     clock = FakeClock()  # a fresh process: its clock knows nothing of the last run
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         seed=seed, max_global_steps=max_steps, eval_period_sec=0.0,
-                         checkpoint_dir=ckpt_dir)
+                               seed=seed, max_global_steps=max_steps, eval_period_sec=0.0,
+                               checkpoint_dir=ckpt_dir)
     workload = FakeTorchWorkload(clock=clock)
     sub = ScriptedSubmission(clock, batch_from_step=True, quality=lambda s: s / 100)
     return run_loaded_trial(config, workload, sub, hooks=hooks, clock=clock), sub
@@ -111,7 +111,7 @@ def test_restored_model_equals_saved_model(tmp_path):
 
     sub.update_params = spy
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         max_global_steps=6, eval_period_sec=0.0, checkpoint_dir=ckpt)
+                               max_global_steps=6, eval_period_sec=0.0, checkpoint_dir=ckpt)
     with pytest.raises(Preempted):
         run_loaded_trial(config, workload, sub, hooks=Stop(), clock=clock)
     assert set(seen) == set(saved)

@@ -37,8 +37,8 @@ class PreemptAtStep(RunnerHooks):
 def _run(ckpt_dir, hooks=None, max_steps=6):
     clock = FakeClock()
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         seed=0, max_global_steps=max_steps, eval_period_sec=0.0,
-                         checkpoint_dir=ckpt_dir)
+                               seed=0, max_global_steps=max_steps, eval_period_sec=0.0,
+                               checkpoint_dir=ckpt_dir)
     workload = FakeTorchWorkload(clock=clock)
     sub = ScriptedSubmission(clock, batch_from_step=True, quality=lambda s: s / 100)
     return run_loaded_trial(config, workload, sub, hooks=hooks, clock=clock), sub

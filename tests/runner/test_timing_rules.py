@@ -25,7 +25,7 @@ def run(*, meta_changes=None, workload_kw=None, hooks=None, clock=None, **kw):
         "select_cost", "step_cost", "prep_cost", "opt_init_cost", "quality", "complete_at",
         "batch_from_step")}
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="scripted.py",
-                         hparams=kw.pop("hparams", None), **kw)
+                               hparams=kw.pop("hparams", None), **kw)
     workload = FakeTorchWorkload(make_meta(**(meta_changes or {})), clock=clock,
                                  **(workload_kw or {}))
     sub = ScriptedSubmission(clock, **sub_kw)
@@ -159,7 +159,7 @@ def test_time_is_read_after_a_device_sync():
 
     clock = RecordingClock()
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="s.py",
-                         max_global_steps=3, eval_period_sec=0.0)
+                               max_global_steps=3, eval_period_sec=0.0)
     run_loaded_trial(config, FakeTorchWorkload(clock=clock), ScriptedSubmission(clock),
                      clock=clock, backend=RecordingBackend())
     reads = [i for i, e in enumerate(events) if e == "read"]
@@ -231,7 +231,7 @@ def test_a_batch_size_that_does_not_split_over_processes_is_a_clear_error():
             self.num_batch_shards = 3
 
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="s.py",
-                         max_global_steps=1)
+                               max_global_steps=1)
     with pytest.raises(ValueError, match=r"global batch size from get_batch_size \(8\).*3"):
         run_loaded_trial(config, FakeTorchWorkload(), ScriptedSubmission(), backend=TwoRanks())
 
@@ -255,7 +255,7 @@ def test_async_backend_records_exact_times_at_every_eval():
             queued[0] += seconds
 
     config = TrialConfig.build(workload="fake", framework="pytorch", submission_path="s.py",
-                         max_global_steps=5, eval_period_sec=10.0)
+                               max_global_steps=5, eval_period_sec=10.0)
     result = run_loaded_trial(config, FakeTorchWorkload(clock=clock),
                               AsyncSubmission(clock, step_cost=3.0, prep_cost=1.0),
                               clock=clock, backend=AsyncBackend())

@@ -19,8 +19,8 @@ from algoperf_ray.runner.trial import build_context
 def _config(workload: str, version: str, ruleset: str, **options) -> TrialConfig:
     hparams = None if ruleset == "self" else {"learning_rate": 0.1}
     return TrialConfig.build(workload=workload, framework="pytorch",
-                             submission_path="scripted.py", ruleset=ruleset, version=version,
-                             hparams=hparams, **options)
+                                   submission_path="scripted.py", ruleset=ruleset, version=version,
+                                   hparams=hparams, **options)
 
 
 @pytest.mark.parametrize("version, factor, budget", [("0.5", 3.0, 18_477), ("0.6", 1.5, 12_011)])

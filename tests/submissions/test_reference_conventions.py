@@ -93,8 +93,8 @@ def test_public_style_submission_trains_on_digits(tmp_path, benchmark_only):
 
     workload = load_workload("digits", "pytorch", data_mode="real")
     config = TrialConfig.build(workload="digits", framework="pytorch",
-                         submission_path=benchmark_only.path, ruleset="self",
-                         max_global_steps=2, raise_on_error=True)
+                               submission_path=benchmark_only.path, ruleset="self",
+                               max_global_steps=2, raise_on_error=True)
     result = run_loaded_trial(config, workload, benchmark_only)
     assert result.status == "completed" and result.global_step == 2
 

@@ -21,9 +21,9 @@ from algoperf_ray.runner.trial import run_trial
 def test_public_style_submission_trains_digits_and_resumes(fixtures_dir, tmp_path, fixture,
                                                            framework, hparams, ruleset):
     config = TrialConfig.build(workload="digits", framework=framework,
-                         submission_path=str(fixtures_dir / fixture), hparams=hparams,
-                         ruleset=ruleset, max_global_steps=10, eval_period_sec=1000.0,
-                         checkpoint_dir=str(tmp_path / "ckpt"))
+                               submission_path=str(fixtures_dir / fixture), hparams=hparams,
+                               ruleset=ruleset, max_global_steps=10, eval_period_sec=1000.0,
+                               checkpoint_dir=str(tmp_path / "ckpt"))
     first = run_trial(config)
     assert first.status == "completed", first.error
     assert first.global_step == 10 and first.preemption_count == 0

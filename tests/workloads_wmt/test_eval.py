@@ -15,7 +15,7 @@ def _scripted(target: list[int], vocab: int = 16):
     """next_top_k that strongly prefers ``target`` token by token, then EOS."""
     calls = []
 
-    def next_top_k(prefix: np.ndarray, index: int, k: int):
+    def next_top_k(prefix: np.ndarray, index: int, k: int, parents: np.ndarray):
         calls.append(prefix.shape)
         logits = np.zeros((prefix.shape[0], vocab), np.float32)
         logits[:, target[index] if index < len(target) else decode.EOS_ID] = 10.0

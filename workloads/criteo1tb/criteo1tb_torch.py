@@ -19,7 +19,6 @@ from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import metrics as metrics_lib
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.placement_torch import ddp_info
 from algoperf_ray.workloads.criteo1tb import models_torch
 from algoperf_ray.workloads.criteo1tb.workload import Criteo1TbWorkload
 
@@ -45,14 +44,7 @@ class Criteo1TbTorchWorkload(Criteo1TbWorkload):
         model = self.build_model()
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_utils.pytorch_param_types(self._param_shapes)
-        if next(model.parameters()).is_meta:  # shape-only build (``describe``)
-            return model, None
-        model.to(self.device)
-        use_ddp, _, _ = ddp_info()
-        if use_ddp:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         """True for the last Linear's weight and bias (``top_mlp.9.*`` in DLRMsmall)."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from algoperf_ray.workloads.finewebedu_lm.config import ModelConfig
 
 # kinds: "copy" (same array), "dense" (transpose), "qkv" (3 head kernels <-> fused weight)

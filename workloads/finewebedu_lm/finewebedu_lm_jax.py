@@ -13,12 +13,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from algoperf_ray.workloads.finewebedu_lm import models_jax
-from algoperf_ray.workloads.finewebedu_lm.workload import BaseFinewebeduLmWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import sharding_jax
+from algoperf_ray.workloads.finewebedu_lm import models_jax
+from algoperf_ray.workloads.finewebedu_lm.workload import BaseFinewebeduLmWorkload
 
 
 def token_cross_entropy(logits: Any, targets: Any, weights: Any | None,

@@ -1,8 +1,8 @@
 """finewebedu_lm in PyTorch.
 
-Params are the ``nn.Module`` (float32; wrapped in DDP when torch.distributed
-is initialised); there is no model state. The forward pass runs under
-``torch.autocast`` in the compute dtype (bfloat16), as in the reference;
+Params are the ``nn.Module`` (float32; placed, and DDP-wrapped under
+torch.distributed, by the workload's placement); there is no model state.
+The forward pass runs under ``torch.autocast`` in the compute dtype (bfloat16), as in the reference;
 ``loss_fn`` takes the softmax in float32.
 """
 
@@ -13,13 +13,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.finewebedu_lm import models_torch
-from algoperf_ray.workloads.finewebedu_lm.workload import BaseFinewebeduLmWorkload
 
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.placement_torch import ddp_info
+from algoperf_ray.workloads.finewebedu_lm import models_torch
+from algoperf_ray.workloads.finewebedu_lm.workload import BaseFinewebeduLmWorkload
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -60,16 +59,7 @@ class FinewebeduLmTorchWorkload(BaseFinewebeduLmWorkload):
         model = models_torch.Transformer(self.cfg)
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_types(self._param_shapes)
-        if model.embed_tokens.weight.is_meta:  # shape-only build (describe)
-            return model, None
-        model.to(self.device)
-        use_ddp, _, _ = ddp_info()
-        if use_ddp:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DDP(model, device_ids=device_ids)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         # Tied embeddings: the embedding matrix is also the output projection.

@@ -28,8 +28,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from algoperf_ray.workloads.finewebedu_lm.config import ModelConfig
 from flax import linen as nn
+
+from algoperf_ray.workloads.finewebedu_lm.config import ModelConfig
 
 Array = Any
 

@@ -21,8 +21,9 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
-from algoperf_ray.workloads.finewebedu_lm.config import ModelConfig
 from torch import nn
+
+from algoperf_ray.workloads.finewebedu_lm.config import ModelConfig
 
 
 def rope_table(cfg: ModelConfig) -> torch.Tensor:

@@ -14,11 +14,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from algoperf_ray.workloads.finewebedu_lm import input_pipeline
-from algoperf_ray.workloads.finewebedu_lm.config import split_kwargs
 
 from algoperf_ray.benchmark.meta import WorkloadMeta
 from algoperf_ray.workload.base import BaseWorkload, NumpyBatch
+from algoperf_ray.workloads.finewebedu_lm import input_pipeline
+from algoperf_ray.workloads.finewebedu_lm.config import split_kwargs
 
 
 def lm_metrics(totals: Mapping[str, float]) -> dict[str, float]:

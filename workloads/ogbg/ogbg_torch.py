@@ -15,7 +15,6 @@ from torch import nn
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.placement_torch import ddp_info
 from algoperf_ray.workloads.ogbg import models_torch
 from algoperf_ray.workloads.ogbg.workload import OgbgWorkload
 
@@ -39,13 +38,7 @@ class OgbgTorchWorkload(OgbgWorkload):
                                  num_message_passing_steps=cfg["num_message_passing_steps"])
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_utils.pytorch_param_types(self._param_shapes)
-        if model.decoder.weight.device.type == "meta":
-            return model, None  # shape-only construction (describe)
-        model.to(self.device)
-        if ddp_info()[0]:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         return param_key in ("decoder.weight", "decoder.bias")

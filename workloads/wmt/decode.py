@@ -3,13 +3,18 @@
 The search itself (beam 4, brevity penalty ((5 + len) / 6) ** 0.6, top 2k
 candidates per step, finished/alive bookkeeping, early stop once no live
 beam can beat the worst finished one) follows the reference's beam search.
-Frameworks only supply ``next_top_k(prefix, index, k)``: for every flattened
-(example, beam) row, the ``k`` best next tokens and their log-probabilities
-given the tokens generated so far, computed on device (only ``k`` numbers per
-row cross to the host; the global top ``2 * beam`` over all beams of an
-example is always among each beam's own top ``2 * beam``). They compute it by
-re-running the decoder on the prefix (bucketed lengths, causal mask), which
-equals cached decoding without a per-framework cache implementation.
+Frameworks only supply ``next_top_k(prefix, index, k, parents)``: for every
+flattened (example, beam) row, the ``k`` best next tokens and their
+log-probabilities given the tokens generated so far, computed on device (only
+``k`` numbers per row cross to the host; the global top ``2 * beam`` over all
+beams of an example is always among each beam's own top ``2 * beam``).
+
+Two ways to compute it, with the same results: the default keeps a per-layer
+key/value cache on device and feeds only the newest token (``parents`` says,
+for every row, which row of the previous call it continues, so the cache is
+reordered as beams are re-ranked: the reference's cached decoding); the
+uncached way re-runs the decoder on the whole prefix (bucketed lengths,
+causal mask), kept for comparison and measurement.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ BEAM_SIZE = 4
 ALPHA = 0.6
 PREFIX_BUCKET = 32  # decoder re-runs use prefix lengths rounded up to this
 
-# (prefix [rows, length], index, k) -> (log_probs [rows, k], token ids [rows, k])
-NextTopK = Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
+# (prefix [rows, length], index, k, parents [rows]) -> (log_probs [rows, k], ids [rows, k]);
+# parents[r]: the row of the previous call that row r continues (cache reordering).
+NextTopK = Callable[[np.ndarray, int, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def brevity_penalty(alpha: float, length: int) -> float:
@@ -73,12 +79,16 @@ def beam_search(next_top_k: NextTopK, batch_size: int, max_decode_len: int,
     fin = np.zeros_like(live)
     fin_scores = np.full((batch_size, beam_size), NEG_INF, np.float32)
     fin_flags = np.zeros((batch_size, beam_size), bool)
+    # Beam of the previous call each live beam continues (identity before step 0).
+    parents = np.tile(np.arange(beam_size), (batch_size, 1))
+    row_base = np.arange(batch_size)[:, None] * beam_size
     for index in range(max_decode_len - 1):
         if _terminated(live_lp, fin_scores, fin_flags, alpha, max_decode_len):
             break
         prefix = live[:, :, 1:bucket_length(index, max_decode_len - 1) + 1]
         k = 2 * beam_size
-        cand_lp, cand_ids = next_top_k(prefix.reshape(batch_size * beam_size, -1), index, k)
+        cand_lp, cand_ids = next_top_k(prefix.reshape(batch_size * beam_size, -1), index, k,
+                                       (row_base + parents).reshape(-1))
         cand_lp = np.asarray(cand_lp, np.float32).reshape(batch_size, beam_size * k) \
             + np.repeat(live_lp, k, axis=1)
         top = np.argsort(-cand_lp, axis=1, kind="stable")[:, :k]
@@ -90,6 +100,7 @@ def beam_search(next_top_k: NextTopK, batch_size: int, max_decode_len: int,
         alive_lp = top_lp + newly_finished * NEG_INF
         keep = _topk_ascending(alive_lp, beam_size)
         live, live_lp = _take(seqs, keep), np.take_along_axis(alive_lp, keep, axis=1)
+        parents = np.take_along_axis(top // k, keep, axis=1)
         scores = top_lp / brevity_penalty(alpha, index + 1) + (~newly_finished) * NEG_INF
         all_seqs = np.concatenate([fin, seqs], axis=1)
         all_scores = np.concatenate([fin_scores, scores], axis=1)

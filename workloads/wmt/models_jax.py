@@ -66,14 +66,18 @@ class MlpBlock(nn.Module):
         return Dropout()(out, deterministic=deterministic, rate=dropout_rate)
 
 
-def _attention(cfg: ModelConfig) -> nn.Module:
+def _attention(cfg: ModelConfig, decode: bool = False) -> nn.Module:
     """Attention without dropout on its weights: as the reference's JAX model, the
     dropout follows the attention block, so a traced rate never reaches Flax's
-    attention (which branches on its rate in Python)."""
+    attention (which branches on its rate in Python).
+
+    ``decode=True`` (decoder self-attention while beam searching) keeps every
+    past position's keys/values in Flax's ``cache`` collection, so each step
+    projects only the newest token; the parameters are the same."""
     return nn.MultiHeadDotProductAttention(
         num_heads=cfg.num_heads, qkv_features=cfg.qkv_dim, kernel_init=_KERNEL_INIT,
         bias_init=_BIAS_INIT, use_bias=False, broadcast_dropout=False, dropout_rate=0.0,
-        deterministic=True)
+        deterministic=True, decode=decode)
 
 
 class EncoderBlock(nn.Module):
@@ -94,20 +98,19 @@ class EncoderBlock(nn.Module):
 
 class DecoderBlock(nn.Module):
     cfg: ModelConfig
+    decode: bool = False
 
     @nn.compact
     def __call__(self, y: Any, encoded: Any, self_mask: Any, cross_mask: Any,
                  dropout_rate: Any, deterministic: bool) -> Any:
         cfg = self.cfg
         h = _layer_norm(cfg)(y) if cfg.pre_ln else y
-        h = _attention(cfg)(cfg.attention_temp * h, h,
-                                                          mask=self_mask)
+        h = _attention(cfg, self.decode)(cfg.attention_temp * h, h, mask=self_mask)
         y = Dropout()(h, deterministic=deterministic, rate=dropout_rate) + y
         if not cfg.pre_ln:
             y = _layer_norm(cfg)(y)
         h = _layer_norm(cfg)(y) if cfg.pre_ln else y
-        h = _attention(cfg)(cfg.attention_temp * h, encoded,
-                                                          mask=cross_mask)
+        h = _attention(cfg)(cfg.attention_temp * h, encoded, mask=cross_mask)
         y = Dropout()(h, deterministic=deterministic, rate=dropout_rate) + y
         if not cfg.pre_ln:
             y = _layer_norm(cfg)(y)
@@ -134,16 +137,19 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     cfg: ModelConfig
     embed: nn.Module
+    decode: bool = False
 
     @nn.compact
     def __call__(self, encoded: Any, targets: Any, positions: Any, self_mask: Any,
                  cross_mask: Any, dropout_rate: Any, deterministic: bool,
                  index: Any = None) -> Any:
-        y = self.embed(shift_right(targets.astype(jnp.int32)))
+        # Cached decoding feeds the newest input token itself (already shifted).
+        y = self.embed(targets.astype(jnp.int32) if self.decode
+                       else shift_right(targets.astype(jnp.int32)))
         y = Dropout()(add_positions(y, positions, self.cfg), deterministic=deterministic,
                       rate=dropout_rate)
         for i in range(self.cfg.num_layers):
-            y = DecoderBlock(self.cfg, name=f"encoderdecoderblock_{i}")(
+            y = DecoderBlock(self.cfg, self.decode, name=f"encoderdecoderblock_{i}")(
                 y, encoded, self_mask, cross_mask, dropout_rate, deterministic)
         if index is not None:  # decoding: only the next position's logits are needed
             y = jnp.take(y, index, axis=1)[:, None]
@@ -157,15 +163,21 @@ def _pair_mask(q: Any, k: Any, fn: Any = jnp.logical_and) -> Any:
 
 
 class Transformer(nn.Module):
-    """Encoder-decoder; ``__call__`` gives [batch, len, vocab] logits."""
+    """Encoder-decoder; ``__call__`` gives [batch, len, vocab] logits.
+
+    ``cached=True`` builds the same parameters for cached beam search:
+    :meth:`decode_step` then consumes one token per call, keeping past keys
+    and values in the ``cache`` collection (see :func:`init_cache`).
+    """
 
     cfg: ModelConfig
+    cached: bool = False
 
     def setup(self) -> None:
         self.shared_embedding = nn.Embed(self.cfg.vocab_size, self.cfg.emb_dim,
                                          embedding_init=nn.initializers.normal(stddev=1.0))
         self.encoder = Encoder(self.cfg, self.shared_embedding)
-        self.decoder = Decoder(self.cfg, self.shared_embedding)
+        self.decoder = Decoder(self.cfg, self.shared_embedding, self.cached)
 
     def encode(self, inputs: Any, inputs_positions: Any = None, inputs_segmentation: Any = None,
                dropout_rate: Any = DROPOUT_RATE, deterministic: bool = True) -> Any:
@@ -195,6 +207,18 @@ class Transformer(nn.Module):
         return self.decoder(encoded, targets, targets_positions, self_mask, cross_mask,
                             dropout_rate, deterministic, index)
 
+    def decode_step(self, encoded: Any, inputs: Any, token: Any, index: Any) -> Any:
+        """[rows, 1, vocab] logits of position ``index`` given its input ``token``.
+
+        Needs ``cached=True`` and a ``cache`` (mutable) holding positions
+        ``< index``; Flax's cached attention masks the positions not yet
+        written, so no self-attention mask is passed.
+        """
+        positions = jnp.full((token.shape[0], 1), index, jnp.int32)
+        cross_mask = _pair_mask(jnp.ones((token.shape[0], 1), bool), inputs > 0)
+        return self.decoder(encoded, token[:, None], positions, None, cross_mask, 0.0, True,
+                            None)
+
     def __call__(self, inputs: Any, targets: Any, inputs_positions: Any = None,
                  targets_positions: Any = None, inputs_segmentation: Any = None,
                  targets_segmentation: Any = None, dropout_rate: Any = DROPOUT_RATE,
@@ -203,3 +227,23 @@ class Transformer(nn.Module):
                               deterministic)
         return self.decode(encoded, inputs, targets, targets_positions, inputs_segmentation,
                            targets_segmentation, dropout_rate, deterministic)
+
+
+def init_cache(cfg: ModelConfig, rows: int, max_len: int, encoded_len: int) -> Any:
+    """An empty key/value cache for ``rows`` decoded sequences of ``max_len`` tokens.
+
+    Shapes come from ``jax.eval_shape`` (nothing but the zeros is allocated).
+    """
+    import jax
+
+    model = Transformer(cfg, cached=True)
+    targets = jnp.ones((rows, max_len), jnp.int32)
+    inputs = jnp.ones((rows, encoded_len), jnp.int32)
+    encoded = jnp.zeros((rows, encoded_len, cfg.emb_dim), jnp.float32)
+
+    def init() -> Any:
+        return model.init(jax.random.PRNGKey(0), encoded, inputs, targets,
+                          method=Transformer.decode)["cache"]
+
+    shapes = jax.eval_shape(init)
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)

@@ -66,6 +66,32 @@ class MultiheadAttention(nn.Module):
             dropout_p=dropout_rate if self.training else 0.0)
         return self.out_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], d))
 
+    def _heads(self, t: Tensor) -> Tensor:
+        return t.view(t.shape[0], t.shape[1], self.num_heads, -1).transpose(1, 2)
+
+    def memory_kv(self, mem: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys/values of the encoder output, once per decoded batch."""
+        k, v = self.kv_proj(mem).split(mem.shape[-1], dim=-1)
+        return self._heads(k), self._heads(v)
+
+    def step(self, x: Tensor, keys: Tensor, values: Tensor, mask: Tensor | None = None,
+             index: int | None = None) -> Tensor:
+        """Attention of one new position [B, 1, d] over cached keys/values [B, H, L, dh].
+
+        Self-attention (``index`` given) first writes this position's key and
+        value into the cache at ``index`` and attends to positions ``<= index``.
+        """
+        d = x.shape[-1]
+        if index is not None:
+            q, k, v = self.in_proj(x).split(d, dim=-1)
+            keys[:, :, index] = self._heads(k)[:, :, 0]
+            values[:, :, index] = self._heads(v)[:, :, 0]
+            keys, values = keys[:, :, :index + 1], values[:, :, :index + 1]
+        else:
+            q = self.q_proj(x)
+        out = F.scaled_dot_product_attention(self._heads(self.temp * q), keys, values, mask)
+        return self.out_proj(out.transpose(1, 2).reshape(x.shape[0], 1, d))
+
 
 class _FeedForward(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
@@ -116,6 +142,14 @@ class DecoderLayer(_FeedForward):
         y = self._sub(y, self.norm1, lambda h: self.self_attn(h, None, self_mask, p), p)
         y = self._sub(y, self.norm2, lambda h: self.multihead_attn(h, mem, cross_mask, p), p)
         return self._sub(y, self.norm3, lambda h: self._ff_block(h, p), 0.0)
+
+    def step(self, y: Tensor, cache: dict, cross_mask: Tensor, index: int) -> Tensor:
+        """One new position through the layer, reading/writing this layer's cache."""
+        y = self._sub(y, self.norm1, lambda h: self.self_attn.step(
+            h, cache["k"], cache["v"], index=index), 0.0)
+        y = self._sub(y, self.norm2, lambda h: self.multihead_attn.step(
+            h, cache["mem_k"], cache["mem_v"], cross_mask), 0.0)
+        return self._sub(y, self.norm3, lambda h: self._ff_block(h, 0.0), 0.0)
 
 
 class _Stack(nn.Module):
@@ -201,6 +235,39 @@ class Transformer(nn.Module):
         if stack.norm is not None:
             y = stack.norm(y)
         return y @ self.shared_embedding.weight.T / math.sqrt(y.shape[-1])
+
+    def init_cache(self, encoded: Tensor, inputs: Tensor, max_len: int) -> dict:
+        """Per-layer key/value cache for cached beam search over ``max_len`` positions.
+
+        Self-attention slots start empty; cross-attention keys/values of the
+        encoder output are computed here once instead of at every step.
+        """
+        rows, heads = encoded.shape[0], self.cfg.num_heads
+        shape = (rows, heads, max_len, self.cfg.qkv_dim // heads)
+        layers = []
+        for layer in self.decoder.decoder.layers:
+            mem_k, mem_v = layer.multihead_attn.memory_kv(encoded)
+            layers.append({"k": encoded.new_zeros(shape), "v": encoded.new_zeros(shape),
+                           "mem_k": mem_k, "mem_v": mem_v})
+        return {"layers": layers, "cross_mask": _additive((inputs > 0).unsqueeze(1))}
+
+    @staticmethod
+    def reorder_cache(cache: dict, rows: Tensor) -> dict:
+        """The cache of the beams now in each row (beams re-rank within an example)."""
+        for layer in cache["layers"]:
+            layer["k"] = layer["k"].index_select(0, rows)
+            layer["v"] = layer["v"].index_select(0, rows)
+        return cache
+
+    def decode_step(self, token: Tensor, index: int, cache: dict) -> Tensor:
+        """[rows, vocab] logits of position ``index`` given its input token [rows]."""
+        y = self.shared_embedding(token.long()[:, None]) + self.pos_table[index]
+        stack = self.decoder.decoder
+        for layer, layer_cache in zip(stack.layers, cache["layers"], strict=True):
+            y = layer.step(y, layer_cache, cache["cross_mask"], index)
+        if stack.norm is not None:
+            y = stack.norm(y)
+        return (y @ self.shared_embedding.weight.T / math.sqrt(y.shape[-1]))[:, 0]
 
     def forward(self, inputs: Tensor, targets: Tensor, inputs_positions: Tensor | None = None,
                 targets_positions: Tensor | None = None,

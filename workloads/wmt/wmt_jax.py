@@ -111,14 +111,49 @@ class WmtJaxWorkload(WmtWorkload):
             return jax.lax.top_k(jax.nn.log_softmax(logits[:, 0].astype(jnp.float32)), k)
         return jax.jit(step, static_argnums=5)
 
+    @functools.cached_property
+    def _cached_step(self) -> Any:
+        model = models_jax.Transformer(self.cfg, cached=True)
+
+        def step(params: Any, cache: Any, encoded: Any, inputs: Any, token: Any, index: Any,
+                 parents: Any, k: int) -> Any:
+            # Re-rank the cache with the beams, then feed only the newest token.
+            cache = jax.tree_util.tree_map(
+                lambda c: jnp.take(c, parents, axis=0) if c.ndim else c, cache)
+            logits, updated = model.apply(
+                {"params": params, "cache": cache}, encoded, inputs, token, index,
+                method=models_jax.Transformer.decode_step, mutable=["cache"])
+            top = jax.lax.top_k(jax.nn.log_softmax(logits[:, 0].astype(jnp.float32)), k)
+            return updated["cache"], top
+        return jax.jit(step, static_argnums=7, donate_argnums=1)
+
     def _translate(self, params: Any, inputs: np.ndarray) -> np.ndarray:
         # Beams of one example sit next to each other: [e0, e0, .., e1, e1, ..].
         flat_inputs = jnp.asarray(np.repeat(inputs, self.beam_size, axis=0))
         encoded = jnp.repeat(self._encode(params, jnp.asarray(inputs)), self.beam_size, axis=0)
+        if not self.decode_cache:
+            return self._beam_search(self._uncached_top_k(params, encoded, flat_inputs),
+                                     inputs.shape[0])
+        state = {"cache": models_jax.init_cache(self.cfg, flat_inputs.shape[0],
+                                                self.max_predict_length, inputs.shape[1])}
 
-        def next_top_k(prefix: np.ndarray, index: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-            values, ids = self._next_top_k(params, encoded, flat_inputs, jnp.asarray(prefix),
-                                           jnp.int32(index), k)
+        def next_top_k(prefix: np.ndarray, index: int, k: int,
+                       parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # The decoder input at ``index`` is the token generated at index - 1.
+            token = prefix[:, index - 1] if index else np.zeros(prefix.shape[0], np.int32)
+            state["cache"], (values, ids) = self._cached_step(
+                params, state["cache"], encoded, flat_inputs, jnp.asarray(token, jnp.int32),
+                jnp.int32(index), jnp.asarray(parents, jnp.int32), k)
             return np.asarray(values), np.asarray(ids)
 
         return self._beam_search(next_top_k, inputs.shape[0])
+
+    def _uncached_top_k(self, params: Any, encoded: Any, flat_inputs: Any) -> Any:
+        """The decoder re-run over the whole prefix at every step (``decode_cache=False``)."""
+        def next_top_k(prefix: np.ndarray, index: int, k: int,
+                       parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            del parents  # nothing cached to reorder
+            values, ids = self._next_top_k(params, encoded, flat_inputs, jnp.asarray(prefix),
+                                           jnp.int32(index), k)
+            return np.asarray(values), np.asarray(ids)
+        return next_top_k

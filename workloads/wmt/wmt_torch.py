@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.placement_torch import ddp_info
 from algoperf_ray.workloads.wmt import models_torch
 from algoperf_ray.workloads.wmt.workload import WmtWorkload
 
@@ -59,16 +58,7 @@ class WmtTorchWorkload(WmtWorkload):
         model = models_torch.Transformer(self.cfg)
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_utils.pytorch_param_types(self._param_shapes)
-        if model.shared_embedding.weight.is_meta:  # shape-only build (describe)
-            return model, None
-        model.to(self.device)
-        use_ddp, _, _ = ddp_info()
-        if use_ddp:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DDP(model, device_ids=device_ids)
-        return model, None
+        return self.placement.place_model(model), None
 
     def is_output_params(self, param_key: Any) -> bool:
         return param_key in ("shared_embedding.weight", "module.shared_embedding.weight")
@@ -112,12 +102,38 @@ class WmtTorchWorkload(WmtWorkload):
         with torch.no_grad():
             encoded = model.encode(src).repeat_interleave(self.beam_size, dim=0)
         flat_src = src.repeat_interleave(self.beam_size, dim=0)
+        if not self.decode_cache:
+            return self._beam_search(_uncached_top_k(model, encoded, flat_src), inputs.shape[0])
+        with torch.no_grad():
+            cache = model.init_cache(encoded, flat_src, self.max_predict_length)
 
-        def next_top_k(prefix: np.ndarray, index: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        def next_top_k(prefix: np.ndarray, index: int, k: int,
+                       parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            nonlocal cache
+            # The decoder input at ``index`` is the token generated at index - 1.
+            token = prefix[:, index - 1] if index else np.zeros(prefix.shape[0], np.int64)
             with torch.no_grad():
-                tgt = torch.from_numpy(np.ascontiguousarray(prefix)).to(device)
-                logits = model.decode(encoded, flat_src, tgt, index=index)[:, 0].float()
+                cache = model.reorder_cache(cache, torch.from_numpy(parents).to(device))
+                logits = model.decode_step(torch.from_numpy(np.asarray(token)).to(device),
+                                           index, cache).float()
                 values, ids = torch.topk(F.log_softmax(logits, dim=-1), k, dim=-1)
             return values.cpu().numpy(), ids.cpu().numpy()
 
         return self._beam_search(next_top_k, inputs.shape[0])
+
+
+def _uncached_top_k(model: models_torch.Transformer, encoded: torch.Tensor,
+                    flat_src: torch.Tensor) -> Any:
+    """The decoder re-run over the whole prefix at every step (``decode_cache=False``)."""
+    device = encoded.device
+
+    def next_top_k(prefix: np.ndarray, index: int, k: int,
+                   parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        del parents  # nothing cached to reorder
+        with torch.no_grad():
+            tgt = torch.from_numpy(np.ascontiguousarray(prefix)).to(device)
+            logits = model.decode(encoded, flat_src, tgt, index=index)[:, 0].float()
+            values, ids = torch.topk(F.log_softmax(logits, dim=-1), k, dim=-1)
+        return values.cpu().numpy(), ids.cpu().numpy()
+
+    return next_top_k

@@ -71,12 +71,15 @@ class WmtWorkload(BaseWorkload):
         self.vocab_path: str | None = rest.pop("vocab_path", None)
         self.beam_size: int = int(rest.pop("beam_size", decode.BEAM_SIZE))
         self.max_predict_length: int = int(rest.pop("max_predict_length", self.seq_len))
+        # Beam search with a per-layer key/value cache (default), or the uncached
+        # decoder that re-runs the whole prefix (kept to compare and to measure).
+        self.decode_cache: bool = bool(rest.pop("decode_cache", True))
         rest.pop("max_eval_examples", None)  # consumed by BaseWorkload (eval split cap)
         if rest:
             raise TypeError(f"workload {meta.name!r}: unknown options {sorted(rest)}; valid: "
                             "model sizes (vocab_size, emb_dim, num_heads, num_layers, qkv_dim, "
                             "mlp_dim), seq_len, vocab_path, beam_size, max_predict_length, "
-                            "max_eval_examples.")
+                            "decode_cache, max_eval_examples.")
         self._tokenizer: input_pipeline.Tokenizer | None = None
         self._dropout_rate = 0.1
 
