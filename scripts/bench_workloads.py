@@ -13,6 +13,12 @@ hardware). ``--reduced`` builds each workload with its family's
 ``REDUCED_SIZE_KWARGS`` (CPU-sized models).
 
     python scripts/bench_workloads.py --workloads digits,mnist --reduced
+
+``--decode`` instead times one eval batch of each workload with an option
+``decode_cache`` (wmt: beam search) with the key/value cache on and off,
+and prints both and the speedup:
+
+    python scripts/bench_workloads.py --workloads wmt --reduced --decode --eval-batch 16
 """
 
 from __future__ import annotations
@@ -124,6 +130,28 @@ def bench_one(name: str, framework: str, reduced: bool, batch_size: int | None,
             "eval_batch_size": ebs, "eval_examples_per_s": round(ebs / eval_s, 1)}
 
 
+def bench_decode(name: str, framework: str, reduced: bool, eval_batch: int,
+                 options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seconds for one eval batch (beam search) with the decoder cache on and off."""
+    kwargs = {**(reduced_kwargs(name) if reduced else {}), **(options or {})}
+    row: dict[str, Any] = {"workload": name, "framework": framework, "reduced": reduced,
+                           **(options or {})}
+    key = np.array([0, 0], np.uint32)
+    for cached in (True, False):
+        workload = registry.load_workload(name, framework, data_mode="synthetic",
+                                          decode_cache=cached, **kwargs)
+        params, state = workload.init_model_fn(key)
+        ebs = min(eval_batch, workload.eval_batch_size)
+        host = next(workload.host_batches("validation", 0, None, ebs, train=False))
+        dev = workload._to_device(host, train=False)
+        secs = _median_time(lambda w=workload, d=dev, p=params, s=state:
+                            w._eval_one_batch(p, s, d, key), 1, 3)
+        row.update({"eval_batch_size": ebs,
+                    ("cached_s" if cached else "uncached_s"): round(secs, 3)})
+    row["speedup"] = round(row["uncached_s"] / row["cached_s"], 2)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", default="", help="comma-separated names (default: all)")
@@ -133,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-batch", type=int, default=1024, help="cap on the eval batch size")
     ap.add_argument("--steps", type=int, default=10, help="timed train steps (median)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    ap.add_argument("--decode", action="store_true",
+                    help="time one eval batch with the decoder cache on and off (wmt)")
+    ap.add_argument("--options", type=json.loads, default=None,
+                    help='--decode: JSON workload options over --reduced, e.g. \'{"seq_len": 128}\'')
     args = ap.parse_args(argv)
     names = [n for n in args.workloads.split(",") if n] or sorted(registry.all_workloads())
     try:
@@ -148,12 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             if fw not in meta.frameworks:
                 continue
             try:
-                rows.append(bench_one(name, fw, args.reduced, args.batch_size, args.steps,
+                rows.append(bench_decode(name, fw, args.reduced, args.eval_batch, args.options)
+                            if args.decode else
+                            bench_one(name, fw, args.reduced, args.batch_size, args.steps,
                                       args.eval_batch))
             except Exception as e:  # noqa: BLE001 - report and go on with the others
                 rows.append({"workload": name, "framework": fw, "error": f"{type(e).__name__}: {e}"})
             print(json.dumps(rows[-1]), flush=True)
-    _print_table(rows)
+    if not args.decode:  # --decode rows are the JSON lines printed above
+        _print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 1 if any("error" in r for r in rows) else 0

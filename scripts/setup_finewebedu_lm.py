@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+
 from algoperf_ray.workloads.finewebedu_lm import input_pipeline as ip
 from algoperf_ray.workloads.finewebedu_lm.metadata import SEQ_LEN, VOCAB_SIZE, WORKLOADS
 

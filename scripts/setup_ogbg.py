@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+
 from algoperf_ray.workloads._tfds import tfds_split_problems
 
 MANIFEST = {

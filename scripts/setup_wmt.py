@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import typer
+
 from algoperf_ray.workloads._tfds import tfds_split_problems
 
 MANIFEST = {

@@ -3,7 +3,7 @@
 The preflight a submitter runs before renting accelerators: the submission
 trains a few steps on synthetic data, at each workload's reduced size, on
 every workload it is asked about, each in its own process with a wall-clock
-limit (:mod:`algoperf_ray.runner.preflight`). The AlgoPerf submission
+limit (:mod:`algoperf_ray.cli.preflight`). The AlgoPerf submission
 checker only reads the code; this runs it. Exit codes: 0 when every row is
 ok, 1 when any row failed or timed out, 2 on bad input.
 """
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         version: VersionOption = None,
     ) -> None:
         """Smoke-run a submission for a few steps on every workload; print the matrix."""
-        from algoperf_ray.runner.preflight import PreflightOptions
+        from algoperf_ray.cli.preflight import PreflightOptions
         from algoperf_ray.spec import SubmissionError
 
         with user_errors(ValueError, KeyError, FileNotFoundError, SubmissionError):
@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _run_all(plans: list[Any], time_limit: float) -> list[Any]:
-    from algoperf_ray.runner.preflight import check_workload
+    from algoperf_ray.cli.preflight import check_workload
 
     rows = []
     for i, opts in enumerate(plans, 1):

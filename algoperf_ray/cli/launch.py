@@ -54,7 +54,7 @@ def _wait(procs: list[subprocess.Popen]) -> int:
 
 def _child(path: str) -> int:
     """One rank: join the group, run the trial, leave the group."""
-    from algoperf_ray.cli.run import execute
+    from algoperf_ray.cli.execute import execute
     from algoperf_ray.runner.distributed import init_from_env, shutdown
 
     with open(path, "rb") as f:

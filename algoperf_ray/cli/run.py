@@ -8,7 +8,6 @@ failed (a diverged trial included), 2 on bad input.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import typer
@@ -19,10 +18,8 @@ from algoperf_ray.cli.common import (
     UserError,
     VersionOption,
     check_duration,
-    err_console,
     user_errors,
 )
-from algoperf_ray.runner.hooks import RunnerHooks
 
 
 def _hparams(ruleset: str, submission: str, framework: str, search_space: str | None,
@@ -48,43 +45,6 @@ def _hparams(ruleset: str, submission: str, framework: str, search_space: str | 
     if trial < 0:
         raise UserError(f"--trial must be >= 0, got {trial}")
     return ss.load_search_space(path).draw(trial + 1, seed)[trial], trial
-
-
-class _Progress(RunnerHooks):
-    """RunnerHooks that print one line per eval (rank 0), untimed by construction."""
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-
-    def on_eval(self, row: dict[str, Any], checkpoint_dir: str | None) -> None:
-        value = row.get(f"validation/{self.metric}")
-        shown = "n/a" if value is None else f"{value:.4f}"
-        err_console.print(f"step {row['global_step']:>6}  submission time "
-                          f"{row['accumulated_submission_time']:8.2f} s  "
-                          f"validation/{self.metric} {shown}")
-
-
-def summary_line(result: Any, target: Any, label: str) -> str:
-    """The one-line outcome of a trial, judged by its version's target row."""
-    from algoperf_ray.runner.outcome import is_diverged
-
-    if result.status == "failed" and is_diverged(result.error):
-        return (f"{label}: DIVERGED ({result.error}); recorded as failed, time-to-target "
-                f"inf; {result.global_step} steps")
-    if result.status == "failed":
-        return f"{label}: FAILED: {result.error}"
-    metric = target.metric_column
-    sign = "<=" if target.minimize else ">="
-    if math.isfinite(result.time_to_target):
-        return (f"{label}: target reached ({metric} {sign} {target.validation_target}) in "
-                f"{result.time_to_target:.2f} s submission time; {result.global_step} steps, "
-                f"status {result.status}")
-    values = [r[metric] for r in result.eval_rows if r.get(metric) is not None]
-    best = (min(values) if target.minimize else max(values)) if values else None
-    best_s = "no eval" if best is None else f"best {best:.4f}"
-    return (f"{label}: target NOT reached ({metric} {sign} {target.validation_target}; "
-            f"{best_s}); time-to-target inf; {result.global_step} steps, "
-            f"status {result.status}")
 
 
 def register(app: typer.Typer) -> None:
@@ -134,6 +94,8 @@ def register(app: typer.Typer) -> None:
 
         with user_errors(ValueError, KeyError, FileNotFoundError, ImportError, SubmissionError):
             config = _build_config(**locals())
+        from algoperf_ray.cli.execute import execute
+
         if nproc is not None and nproc > 1:
             from algoperf_ray.cli.launch import launch
 
@@ -210,20 +172,3 @@ def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:
 
     module = importlib.import_module(f"algoperf_ray.workloads.{meta.family}.metadata")
     return dict(getattr(module, "REDUCED_SIZE_KWARGS", {}).get(meta.name, {}))
-
-
-def execute(config: Any) -> int:
-    """Run the trial here (one rank under ``--nproc``); the exit code. Rank 0 alone prints."""
-    from algoperf_ray.runner import run_trial
-    from algoperf_ray.runner.distributed import env_rank
-
-    rank0 = env_rank() == 0
-    target = config.version.rules_for(config.workload)
-    label = f"{config.workload}/{config.framework} {config.key.submission}"
-    if rank0:
-        err_console.print(f"[bold]{label}[/]: v{config.key.version} {config.ruleset}, "
-                          f"hyperparameters {config.hparams}, store {config.store_uri}")
-    result = run_trial(config, hooks=_Progress(target.target_metric_name))
-    if rank0:
-        typer.echo(summary_line(result, target, label))
-    return 1 if result.status == "failed" else 0

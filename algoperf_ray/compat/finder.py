@@ -21,7 +21,8 @@ ALIASES: dict[str, str] = {
     "sharding_utils": "algoperf_ray.workload.sharding_jax",  # short-lived earlier name
     "param_utils": "algoperf_ray.compat.param_utils",
     "random_utils": "algoperf_ray.workload.rng",
-    "jax_utils": "algoperf_ray.workload.dropout_jax",  # Dropout with a call-time rate
+    "jax_utils": "algoperf_ray.compat.jax_utils",  # Dropout with a call-time rate
+    "data_utils": "algoperf_ray.compat.data_utils",  # padding / pmap sharding helpers
 }
 
 _MARKER = "__algoperf_ray_compat__"

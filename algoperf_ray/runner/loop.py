@@ -26,9 +26,8 @@ from algoperf_ray import spec
 from algoperf_ray.runner import checkpoint as ckpt
 from algoperf_ray.runner import outcome
 from algoperf_ray.runner.backend import Backend
-from algoperf_ray.runner.clock import Clock
 from algoperf_ray.runner.config import TrialConfig
-from algoperf_ray.runner.hooks import RunnerHooks
+from algoperf_ray.runner.hooks import Clock, RunnerHooks
 from algoperf_ray.runner.step_keys import StepKeys
 from algoperf_ray.workload import rng as rng_lib
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from algoperf_ray.runner import loop, outcome
 from algoperf_ray.runner.backend import Backend, get_backend
-from algoperf_ray.runner.clock import Clock, WallClock
 from algoperf_ray.runner.config import TrialConfig, TrialResult
-from algoperf_ray.runner.hooks import RunnerHooks
+from algoperf_ray.runner.hooks import Clock, RunnerHooks, WallClock
 
 log = logging.getLogger(__name__)
 

@@ -141,6 +141,27 @@ class LegacyPmapMixin:
         return super()._to_device(batch, train)  # type: ignore[misc]
 
 
+# Top-level tree helpers that pmap-era submissions call and newer JAX removed.
+_REMOVED_TREE_NAMES = ("tree_map", "tree_leaves", "tree_flatten", "tree_unflatten",
+                       "tree_structure")
+
+
+def restore_removed_jax_names() -> list[str]:
+    """Put back ``jax.tree_map`` & co. (as ``jax.tree_util``'s) where this JAX lacks them.
+
+    Only legacy mode does this, and only for names JAX no longer has, so a
+    current submission never sees a change; returns the names restored.
+    """
+    restored = []
+    for name in _REMOVED_TREE_NAMES:
+        try:
+            getattr(jax, name)
+        except AttributeError:
+            setattr(jax, name, getattr(jax.tree_util, name))
+            restored.append(name)
+    return restored
+
+
 def enable_legacy_pmap(workload: Any) -> Any:
     """Switch a built JAX workload to the legacy pmap layout (idempotent), and return it.
 
@@ -158,6 +179,7 @@ def enable_legacy_pmap(workload: Any) -> Any:
         _CLASSES[cls] = type(f"LegacyPmap{cls.__name__}", (LegacyPmapMixin, cls),
                              {"__module__": cls.__module__, "__doc__": cls.__doc__})
     workload.__class__ = _CLASSES[cls]
+    restore_removed_jax_names()
     for key in [k for k in vars(workload) if k.startswith("_compiled")]:
         del workload.__dict__[key]  # eval functions compiled for the old placement
     return workload

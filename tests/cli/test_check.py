@@ -17,8 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from algoperf_ray.cli import check
-from algoperf_ray.runner import preflight
+from algoperf_ray.cli import check, preflight
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -28,6 +28,7 @@ def check_placement() -> None:
     legacy = pp.enable_legacy_pmap(load_workload("mnist", "jax", data_mode="synthetic",
                                                  num_hidden=16))
     assert pp.enable_legacy_pmap(legacy) is legacy
+    assert jax.tree_map is jax.tree_util.tree_map  # pmap-era name, put back if JAX lacks it
     assert type(legacy).__mro__[1] is pp.LegacyPmapMixin
     rng = jax.random.PRNGKey(0)
     params, _ = plain.init_model_fn(rng)

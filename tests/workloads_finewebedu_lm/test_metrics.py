@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.finewebedu_lm.workload import lm_metrics
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.finewebedu_lm.workload import lm_metrics
 
 
 def test_lm_metrics_is_the_token_weighted_mean():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.finewebedu_lm import convert
-from algoperf_ray.workloads.finewebedu_lm.metadata import REDUCED_SIZE_KWARGS
 
 from algoperf_ray import spec
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.finewebedu_lm import convert
+from algoperf_ray.workloads.finewebedu_lm.metadata import REDUCED_SIZE_KWARGS
 
 NAME = "finewebedu_lm"
 # Per block: q/k/v/out 4 x 1024^2, attn_scale, 2 RMSNorm scales, GLU 1024 x 8192 + 4096 x 1024.

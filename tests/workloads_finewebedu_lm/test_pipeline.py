@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-from algoperf_ray.workloads.finewebedu_lm import input_pipeline as ip
 
 from algoperf_ray.benchmark import registry
+from algoperf_ray.workloads.finewebedu_lm import input_pipeline as ip
 
 
 def test_windows_pack_the_stream_like_the_reference():

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from algoperf_ray.workloads.finewebedu_lm import input_pipeline as ip
 
 

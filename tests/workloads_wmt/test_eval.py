@@ -38,7 +38,7 @@ def test_beam_search_finds_the_scripted_sequence_and_stops_early():
 def test_beam_search_prefers_the_better_scored_finished_sequence():
     # Step 0: EOS right away has log-prob ~ -0.7, token 5 then EOS ~ -0.7 + 0:
     # with the brevity penalty ((5 + len) / 6) ** 0.6 the longer one scores better.
-    def fn(prefix, index, k):
+    def fn(prefix, index, k, parents):
         logits = np.full((prefix.shape[0], 8), -30.0, np.float32)
         if index == 0:
             logits[:, [decode.EOS_ID, 5]] = 0.0

@@ -9,7 +9,7 @@ CLI. Two halves:
   kills the whole group when the workload's wall-clock limit passes. A child
   that hangs, sleeps or fetches 64 batches per step is therefore reported as
   ``timeout`` with the step times it managed, and never blocks the matrix;
-* the **child** (``python -m algoperf_ray.runner.preflight JSON``) runs the
+* the **child** (``python -m algoperf_ray.cli.preflight JSON``) runs the
   real timed loop (:func:`~algoperf_ray.runner.trial.run_loaded_trial`) on
   synthetic data at the family's reduced size, reporting each finished step.
 
@@ -300,7 +300,7 @@ def check_workload(opts: PreflightOptions, time_limit: float,
     start = time.monotonic()
     with tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "algoperf_ray.runner.preflight", json.dumps(asdict(opts))],
+            [sys.executable, "-m", "algoperf_ray.cli.preflight", json.dumps(asdict(opts))],
             stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, text=True,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         row.pid = proc.pid
@@ -367,7 +367,7 @@ def _timeout_message(row: CheckResult, limit: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m algoperf_ray.runner.preflight OPTIONS_JSON\n"
+        sys.stderr.write("usage: python -m algoperf_ray.cli.preflight OPTIONS_JSON\n"
                          "(started by `algoperf-ray check`; run that instead)\n")
         return 2
     return run_child(PreflightOptions(**json.loads(argv[0])))
