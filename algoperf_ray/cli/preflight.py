@@ -223,7 +223,12 @@ def run_child(opts: PreflightOptions) -> int:
         config = make_config(opts)
         sub = _instrument(load_submission(opts.submission, opts.framework), opts.framework,
                           opts.max_batch_size)
-        workload = _build_workload(load_workload, opts, config.workload_kwargs)
+        from algoperf_ray.compat import legacy_pmap
+
+        kwargs = dict(config.workload_kwargs)
+        legacy = kwargs.pop("legacy_pmap", None)
+        workload = _build_workload(load_workload, opts, kwargs)
+        workload = legacy_pmap.configure(workload, sub, opts.framework, legacy)
         result = run_loaded_trial(config, workload, sub)
     except BaseException as e:  # noqa: BLE001 - every failure becomes a row, then exit 1
         text = traceback.format_exc()

@@ -21,6 +21,7 @@ from algoperf_ray.cli.common import (
     user_errors,
 )
 
+LEGACY_PMAP_MODES = ("auto", "on", "off")
 
 def _hparams(ruleset: str, submission: str, framework: str, search_space: str | None,
              trial: int, hparams: str | None, seed: int) -> tuple[dict[str, Any] | None, int]:
@@ -88,6 +89,9 @@ def register(app: typer.Typer) -> None:
                  "cannot see them (a CPU-only install).")] = 0,
         torch_compile: Annotated[bool, typer.Option(
             help="torch.compile the model as the reference runner does (PyTorch).")] = False,
+        legacy_pmap: Annotated[str, typer.Option(
+            help="JAX: run a pmap-style (v0.5/v0.6 era) submission with replicated params "
+                 "and [devices, batch, ...] batches: auto (when detected), on or off.")] = "auto",
     ) -> None:
         """Run one trial locally (no Ray) and record it in the results store."""
         from algoperf_ray.spec import SubmissionError
@@ -145,7 +149,8 @@ def _build_config(**o: Any) -> Any:
         spec, data_mode=o["data"], data_dir=o["data_dir"], max_global_steps=o["max_steps"],
         store_uri=o["store"], checkpoint_dir=o["checkpoint_dir"],
         max_runtime_sec=o["max_runtime"], eval_period_sec=o["eval_period"],
-        workload_kwargs=_reduced_kwargs(meta, o["reduced"]), stop_on_nan=o["stop_on_nan"],
+        workload_kwargs={**_reduced_kwargs(meta, o["reduced"]), **_legacy(o["legacy_pmap"])},
+        stop_on_nan=o["stop_on_nan"],
         gpus=o["gpus"], torch_compile=o["torch_compile"])
 
 
@@ -163,6 +168,14 @@ def _check_launch(o: dict[str, Any]) -> None:
                             "local device from one process (drop --nproc)")
     if o["torch_compile"] and o["framework"] != "pytorch":
         raise UserError("--torch-compile applies to PyTorch only; JAX workloads are jitted")
+
+
+def _legacy(mode: str) -> dict[str, Any]:
+    """The runner's legacy-pmap workload option (``auto`` is the runner's default)."""
+    if mode not in LEGACY_PMAP_MODES:
+        raise UserError(f"--legacy-pmap must be one of {', '.join(LEGACY_PMAP_MODES)}, "
+                        f"got {mode!r}")
+    return {} if mode == "auto" else {"legacy_pmap": mode}
 
 
 def _reduced_kwargs(meta: Any, reduced: bool) -> dict[str, Any]:

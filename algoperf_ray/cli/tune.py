@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -204,6 +204,9 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
              "as under torchrun)")] = False,
     torch_compile: Annotated[bool, typer.Option(
         help="torch.compile models as the reference runner does (PyTorch)")] = False,
+    legacy_pmap: Annotated[str, typer.Option(
+        help="JAX: pmap-style (v0.5/v0.6 era) submissions: auto (when detected), on or "
+             "off")] = "auto",
     score: Annotated[bool, typer.Option(help="score the store at the end")] = True,
 ) -> None:
     """Tune submissions under a ruleset on Ray, then score the experiment."""
@@ -242,7 +245,7 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         max_concurrent=max_concurrent, prune_dominated=prune_dominated,
         max_global_steps=max_global_steps, max_runtime_sec=max_runtime_sec,
         eval_period_sec=eval_period_sec, stop_on_nan=stop_on_nan, ddp=ddp,
-        torch_compile=torch_compile)
+        torch_compile=torch_compile, extra_config=_legacy_config(legacy_pmap))
     err_console.print(f"experiment [bold]{opts.experiment}[/]: {len(specs)} trials "
                       f"(v{version} {ruleset}, {specs[0].key.framework}) -> store {store_uri}")
     summary = run_experiment(specs, opts, address=address, resume=resume)
@@ -257,3 +260,13 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
 
 def register(app: typer.Typer) -> None:
     app.command(name="tune")(tune)
+
+
+def _legacy_config(mode: str) -> dict[str, Any]:
+    """Legacy pmap mode travels to every trial as a workload option (see ``run --legacy-pmap``)."""
+    from algoperf_ray.cli.run import LEGACY_PMAP_MODES
+
+    if mode not in LEGACY_PMAP_MODES:
+        raise UserError(f"--legacy-pmap must be one of {', '.join(LEGACY_PMAP_MODES)}, "
+                        f"got {mode!r}")
+    return {} if mode == "auto" else {"workload_kwargs": {"legacy_pmap": mode}}

@@ -13,15 +13,28 @@ import pytest
 
 from algoperf_ray.benchmark import registry
 from algoperf_ray.workload import rng as rng_lib
+from algoperf_ray.workloads.wmt import convert
 
 FRAMEWORKS = ("jax", "pytorch")
 
 
 def _workload(framework: str, wmt_facts, **extra):
+    """A 2-layer tiny model; PyTorch gets the JAX model's weights (its own random
+    init decodes one repeated token, which would make the comparison weak)."""
+    import jax
+
     kw = {**wmt_facts.tiny, "max_eval_examples": 8, "num_layers": 2, **extra}
-    wl = registry.load_workload("wmt", framework, data_mode="real", **kw)
-    params, _ = wl.init_model_fn(rng_lib.PRNGKey(7))
-    return wl, params
+    wj = registry.load_workload("wmt", "jax", data_mode="real", **kw)
+    pj, _ = wj.init_model_fn(rng_lib.PRNGKey(7))
+    if framework == "jax":
+        return wj, pj
+    import torch
+
+    wt = registry.load_workload("wmt", "pytorch", data_mode="real", **kw)
+    pt, _ = wt.init_model_fn(rng_lib.PRNGKey(7))
+    state = convert.flax_to_torch(jax.tree_util.tree_map(np.asarray, pj), wj.cfg)
+    pt.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    return wt, pt
 
 
 def _step_logits_jax(wl, params, inputs, targets):
