@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from algoperf_ray.runner.backend import device_error
 from algoperf_ray.runner.checkpoint import SKIPPED, is_skipped
-from algoperf_ray.workload.base_torch import ddp_info, default_device
+from algoperf_ray.workload.placement_torch import ddp_info, default_device
 
 # The reference runner's torch.compile table (submission_runner.py, train_once),
 # keyed by base workload: models it leaves eager, and workloads whose loss it

@@ -53,6 +53,9 @@ class Placement(Protocol):
     def all_reduce(self, totals: dict[str, float]) -> dict[str, float]:
         """Sum scalar totals across processes (identity for one process)."""
 
+    def place_model(self, model: Any) -> Any:
+        """A model on this process's device (PyTorch: DDP-wrapped under a process group)."""
+
     def compile_eval(self, fn: Callable[..., Any], jit: bool = True) -> Callable[..., Any]:
         """``fn`` compiled for eval (JAX: jit; PyTorch: no_grad), results as host numpy."""
 

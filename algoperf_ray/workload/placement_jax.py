@@ -82,6 +82,10 @@ class JaxPlacement:
         summed = self.gather(np.array([[totals[k] for k in keys]], np.float64)).sum(axis=0)
         return dict(zip(keys, summed.tolist(), strict=True))
 
+    def place_model(self, model: Any) -> Any:
+        """Flax modules hold no arrays: params are placed by sharding, so the model is as is."""
+        return model
+
     def compile_eval(self, fn: Callable[..., Any], jit: bool = True) -> Callable[..., Any]:
         compiled = jax.jit(fn) if jit else fn
 
