@@ -19,15 +19,42 @@ SHARED = Path(os.environ.get("ALGOPERF_RAY_SHARED", REPO.parent / "shared"))
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False,
                      help="also run tests marked slow (multi-node Ray, long training)")
+    parser.addoption("--run-exhaustive", action="store_true", default=False,
+                     help="with --run-slow: also run slow tests on every variant workload, "
+                          "not only on the base workloads")
+
+
+def _variant_params(item: pytest.Item) -> list[str]:
+    """Variant workload names among a parametrized test's arguments."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return []
+    from algoperf_ray.benchmark.registry import all_workloads
+
+    table = all_workloads()
+    return [v for v in callspec.params.values()
+            if isinstance(v, str) and v in table and table[v].base is not None]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-slow") or os.environ.get("ALGOPERF_RAY_RUN_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: pass --run-slow to run")
+    """``slow`` needs --run-slow; a slow test on a variant workload needs --run-exhaustive.
+
+    Every variant keeps its quick forward/backward, equivalence and eval tests;
+    the slow end-to-end runs (NadamW through the CLI, training on real-format
+    files) repeat the base workload's path with another activation or width, so
+    CI runs them on the base workloads only to stay inside its time budget.
+    """
+    run_slow = config.getoption("--run-slow") or os.environ.get("ALGOPERF_RAY_RUN_SLOW") == "1"
+    exhaustive = config.getoption("--run-exhaustive")
+    skip_slow = pytest.mark.skip(reason="slow: pass --run-slow to run")
+    skip_variant = pytest.mark.skip(reason="slow run of a variant: pass --run-exhaustive")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if "slow" not in item.keywords:
+            continue
+        if not run_slow:
+            item.add_marker(skip_slow)
+        elif not exhaustive and _variant_params(item):
+            item.add_marker(skip_variant)
 
 
 @pytest.fixture(scope="session")

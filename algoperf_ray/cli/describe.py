@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from typing import Annotated
 
 import typer
 
@@ -10,8 +12,8 @@ from algoperf_ray.cli.common import user_errors
 
 
 def describe_cmd(
-    workload: str = typer.Argument(..., help="Workload name, e.g. criteo1tb or wmt_glu_tanh."),
-    framework: str = typer.Option("jax", "--framework", "-f", help="jax or pytorch."),
+    workload: Annotated[str, typer.Argument(help="Workload name, e.g. criteo1tb or wmt_glu_tanh.")],
+    framework: Annotated[str, typer.Option("--framework", "-f", help="jax or pytorch.")] = "jax",
 ) -> None:
     """Print num_params, parameter shapes, loss type, targets, budgets and batch shapes."""
     from algoperf_ray.benchmark import describe, registry
@@ -19,7 +21,18 @@ def describe_cmd(
     with user_errors(registry.UnknownWorkloadError, registry.UnknownFrameworkError):
         registry.check_framework(framework)
         facts = describe.describe(workload, framework)
-    typer.echo(json.dumps(facts, indent=2, default=str))
+    typer.echo(json.dumps(_jsonable(facts), indent=2, default=str, allow_nan=False))
+
+
+def _jsonable(value: object) -> object:
+    """Valid JSON: a workload without a test split has test_target inf, printed as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def register(app: typer.Typer) -> None:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from algoperf_ray.cli.common import err_console, user_errors
+from algoperf_ray.cli.common import VersionOption, err_console, user_errors
 
 
 def ingest_cmd(
-    logs_dir: str = typer.Argument(..., help="Folder of <submission>/study_<k>/<workload>_<fw>/"
-                                             "trial_<n>/eval_measurements.csv"),
-    store: str = typer.Option(..., "--store", help="Store path or URI (file://, s3://, ...)."),
-    ruleset: str = typer.Option(..., "--ruleset", help="external or self."),
-    version: str = typer.Option(None, "--version",
-                                help="Benchmark version the logs were run under "
-                                     "(0.5 or 0.6; default: the current version)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad",
-                                  help="Skip malformed files and list them, instead of failing."),
-    workers: int = typer.Option(8, "--workers", help="Threads reading files."),
+    logs_dir: Annotated[str, typer.Argument(
+        help="Folder of <submission>/study_<k>/<workload>_<fw>/trial_<n>/eval_measurements.csv")],
+    store: Annotated[str, typer.Option(help="Store path or URI (file://, s3://, ...).")],
+    ruleset: Annotated[str, typer.Option(help="external or self.")],
+    version: VersionOption = None,
+    skip_bad: Annotated[bool, typer.Option(
+        help="Skip malformed files and list them, instead of failing.")] = False,
+    workers: Annotated[int, typer.Option(help="Threads reading files.")] = 8,
 ) -> None:
     """Import eval_measurements.csv + hparams.json of every trial (replaces each submission).
 
