@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from algoperf_ray.submissions._shared.common import resolve_hparams, schedule_fn
 
 from algoperf_ray import spec
+from algoperf_ray.submissions._shared.common import resolve_hparams, schedule_fn
 
 
 def _ddp() -> bool:

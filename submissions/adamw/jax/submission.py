@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import optax
-from algoperf_ray.submissions._shared import common, train_jax
 
 from algoperf_ray import spec
+from algoperf_ray.submissions._shared import common, train_jax
 
 FIXED_POINT = common.FIXED_POINTS["adamw"]
 

@@ -12,9 +12,9 @@ import functools
 from typing import Any
 
 import torch
-from algoperf_ray.submissions._shared import common, train_torch
 
 from algoperf_ray import spec
+from algoperf_ray.submissions._shared import common, train_torch
 
 FIXED_POINT = common.FIXED_POINTS["nadamw"]
 

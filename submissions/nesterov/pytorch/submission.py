@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 
 import torch
-from algoperf_ray.submissions._shared import common, train_torch
 
 from algoperf_ray import spec
+from algoperf_ray.submissions._shared import common, train_torch
 
 FIXED_POINT = common.FIXED_POINTS["nesterov"]
 
