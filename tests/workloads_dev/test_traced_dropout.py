@@ -30,6 +30,14 @@ def test_model_fn_takes_a_traced_dropout_rate_under_jit(name: str) -> None:
     w = registry.load_workload(name, "jax", data_mode="synthetic",
                                **registry.reduced_size_kwargs(name))
     params, state = w.init_model_fn(jax.random.PRNGKey(0))
+    # Some heads start at zero (ViT, as in the reference): nudge every weight so
+    # that dropout upstream can show in the logits.
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
+    params = jax.tree_util.tree_unflatten(tree, [
+        leaf + 0.02 * jax.random.normal(k, leaf.shape, leaf.dtype)
+        if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+        for leaf, k in zip(leaves, keys, strict=True)])
     batch = next(w._build_input_queue(rng_lib.PRNGKey(1), "train", None, BATCH))
     traces = []
 
@@ -47,7 +55,10 @@ def test_model_fn_takes_a_traced_dropout_rate_under_jit(name: str) -> None:
     assert np.isfinite(off).all() and np.isfinite(on).all()
     # A traced 0.0 means no dropout: the same as the untraced Python float.
     plain = _first_array(forward(params, state, batch, key, 0.0))
-    np.testing.assert_allclose(off, plain, rtol=2e-4, atol=2e-5)
+    # Jitted vs eager differ by rounding only: bfloat16 models (finewebedu_lm) get bf16 tolerance.
+    low_precision = jax.tree_util.tree_leaves(step(params, state, batch, key, 0.0))[0].dtype
+    tol = 3e-2 if low_precision == jnp.bfloat16 else 2e-4
+    np.testing.assert_allclose(off, plain, rtol=tol, atol=tol if tol > 1e-3 else 2e-5)
     jaxpr = str(jax.make_jaxpr(forward)(params, state, batch, key, jnp.float32(0.5)))
     if "random_bits" in jaxpr:  # the model has dropout: rate 0.5 must change the output
         assert not np.allclose(on, off), f"{name}: dropout_rate=0.5 changed nothing"
