@@ -47,13 +47,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     run_slow = config.getoption("--run-slow") or os.environ.get("ALGOPERF_RAY_RUN_SLOW") == "1"
     exhaustive = config.getoption("--run-exhaustive")
     skip_slow = pytest.mark.skip(reason="slow: pass --run-slow to run")
-    skip_variant = pytest.mark.skip(reason="slow run of a variant: pass --run-exhaustive")
+    skip_variant = pytest.mark.skip(reason="exhaustive (a variant, or a repeat of a path "
+                                    "CI already runs): pass --run-exhaustive")
     for item in items:
         if "slow" not in item.keywords:
             continue
         if not run_slow:
             item.add_marker(skip_slow)
-        elif not exhaustive and _variant_params(item):
+        elif not exhaustive and ("exhaustive" in item.keywords or _variant_params(item)):
             item.add_marker(skip_variant)
 
 

@@ -42,6 +42,7 @@ def _run(workload: str, args: list[str], cwd: Path, steps: int = 2) -> None:
         ["completed"]
 
 
+@pytest.mark.exhaustive  # NadamW already trains these families in the real-format runs
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "framework"), [("fastmri", "jax"), ("fastmri", "pytorch"),
                                                  ("fastmri_model_size", "jax"),

@@ -40,6 +40,7 @@ def _check_store(store: Path) -> None:
     assert [t["status"] for t in Store(str(store)).read_trials().to_pylist()] == ["completed"]
 
 
+@pytest.mark.exhaustive  # NadamW already trains these families in the real-format runs
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["jax", "pytorch"])
 def test_nadamw_runs_a_few_synthetic_steps(framework, repo_root, tmp_path):

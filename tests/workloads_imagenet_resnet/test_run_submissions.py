@@ -39,6 +39,7 @@ def _check_store(store: Path, workload: str) -> None:
     assert [t["status"] for t in Store(str(store)).read_trials().to_pylist()] == ["completed"]
 
 
+@pytest.mark.exhaustive  # NadamW already trains these families in the real-format runs
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["jax", "pytorch"])
 @pytest.mark.parametrize("workload", NAMES)

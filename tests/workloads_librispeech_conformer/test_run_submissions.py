@@ -38,6 +38,7 @@ def run_and_check(workload: str, args: list[str], tmp_path: Path, steps: int = 2
     assert [t["status"] for t in Store(str(store)).read_trials().to_pylist()] == ["completed"]
 
 
+@pytest.mark.exhaustive  # NadamW already trains these families in the real-format runs
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["jax", "pytorch"])
 @pytest.mark.parametrize("workload", list(TARGETS))
