@@ -31,6 +31,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from algoperf_ray.benchmark.hardware import DEFAULT_HARDWARE, get_hardware
 from algoperf_ray.spec import meets_target, metric_is_minimized
 
 CURRENT_VERSION = "0.6"
@@ -69,6 +70,10 @@ class UnknownVersionWorkloadError(KeyError):
         return str(self.args[0])
 
 
+class NoHardwareBudgetError(ValueError):
+    """A budget asked for on a hardware class the version's table was not measured on."""
+
+
 @dataclass(frozen=True)
 class WorkloadTarget:
     """The scoring facts of one workload under one benchmark version."""
@@ -105,6 +110,7 @@ class BenchmarkVersion:
     studies: dict[str, int]  # ruleset -> studies per workload
     trials: dict[str, int]  # ruleset -> trials per study
     self_tuning_budget_factor: float
+    hardware: str = DEFAULT_HARDWARE  # the class the budgets were measured on
 
     @property
     def rulesets(self) -> tuple[str, ...]:
@@ -143,13 +149,22 @@ class BenchmarkVersion:
         return self.self_tuning_budget_factor if ruleset == "self" else 1.0
 
     def max_runtime_sec(self, workload: str, ruleset: str = "external", *,
-                        runtime_sec: float | None = None) -> float:
+                        runtime_sec: float | None = None, hardware: str | None = None) -> float:
         """The runtime budget of ``workload`` under ``ruleset``: the one budget rule.
 
         ``runtime_sec`` replaces the table's budget before the ruleset factor
-        is applied: a test's or quickstart's override, or the workload's own
-        number for a workload outside every version (a test's fake).
+        is applied: a test's or quickstart's override, a ``--budgets`` table's
+        entry, or the workload's own number for a workload outside every
+        version (a test's fake). On a ``hardware`` class other than the one
+        the table was measured on, the table does not apply: without
+        ``runtime_sec`` that is an error naming the fix.
         """
+        hw = get_hardware(hardware).name if hardware is not None else self.hardware
+        if runtime_sec is None and hw != self.hardware:
+            raise NoHardwareBudgetError(
+                f"version {self.name} publishes budgets for {self.hardware} only, so {workload!r} "
+                f"has no budget on {hw}; pass --budgets FILE (JSON {{\"{workload}\": seconds}}) "
+                f"or --max-runtime, or run on --hardware {self.hardware}")
         base = runtime_sec if runtime_sec is not None else self.target(workload).max_runtime_sec
         if base is None:
             raise ValueError(f"version {self.name} records no runtime budget for {workload!r}; "

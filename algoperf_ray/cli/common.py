@@ -43,3 +43,34 @@ def check_duration(name: str, value: float | None) -> None:
     """A duration option must be >= 0 seconds (a negative budget is a usage error)."""
     if value is not None and not value >= 0:
         raise UserError(f"{name} must be >= 0 seconds, got {value}")
+
+
+HardwareOption = Annotated[str | None, typer.Option(
+    "--hardware", help="Benchmark hardware class: v100x8 (the published budgets) or a100x8. "
+                       "Pins GPU trials to that node type; another class than the "
+                       "budgets' needs --budgets.")]
+BudgetsOption = Annotated[str | None, typer.Option(
+    "--budgets", help="JSON file {workload: seconds}: the runtime budgets of --hardware "
+                      "(before the self-tuning factor).")]
+
+
+def hardware_budgets(version: str, hardware: str | None, budgets: str | None,
+                     workloads: list[str], ruleset: str, max_runtime: float | None
+                     ) -> tuple[str | None, dict[str, float] | None]:
+    """(hardware class, budget table), checked: every workload has a budget on it.
+
+    Fails before any trial starts, naming the workload and the fix, instead
+    of letting an A100 trial silently run on the V100 budget.
+    """
+    from algoperf_ray.benchmark.hardware import get_hardware, load_budget_table
+    from algoperf_ray.benchmark.versions import get_version
+
+    v = get_version(version)
+    hw = get_hardware(hardware).name if hardware is not None else None
+    table = load_budget_table(budgets, set(v.workloads) | set(workloads)) if budgets else None
+    for w in workloads:
+        runtime = max_runtime if max_runtime is not None else (table or {}).get(w)
+        if runtime is None and w not in v.workloads:
+            continue  # a dev workload outside the version: its own number applies
+        v.max_runtime_sec(w, ruleset, runtime_sec=runtime, hardware=hw)
+    return hw, table

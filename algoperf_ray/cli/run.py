@@ -13,11 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from algoperf_ray.cli.common import (
+    BudgetsOption,
     FrameworkOption,
+    HardwareOption,
     RulesetOption,
     UserError,
     VersionOption,
     check_duration,
+    hardware_budgets,
     user_errors,
 )
 
@@ -89,6 +92,8 @@ def register(app: typer.Typer) -> None:
                  "cannot see them (a CPU-only install).")] = 0,
         torch_compile: Annotated[bool, typer.Option(
             help="torch.compile the model as the reference runner does (PyTorch).")] = False,
+        hardware: HardwareOption = None,
+        budgets: BudgetsOption = None,
         legacy_pmap: Annotated[str, typer.Option(
             help="JAX: run a pmap-style (v0.5/v0.6 era) submission with replicated params "
                  "and [devices, batch, ...] batches: auto (when detected), on or off.")] = "auto",
@@ -132,6 +137,8 @@ def _build_config(**o: Any) -> Any:
     check_duration("--max-runtime", o["max_runtime"])
     check_duration("--eval-period", o["eval_period"])
     _check_launch(o)
+    hw, table = hardware_budgets(version.name, o["hardware"], o["budgets"], [o["workload"]],
+                                 o["ruleset"], o["max_runtime"])
     from algoperf_ray.store import Store
 
     Store(o["store"])  # a --store that is a file fails here, before any training
@@ -148,10 +155,11 @@ def _build_config(**o: Any) -> Any:
     return TrialConfig(
         spec, data_mode=o["data"], data_dir=o["data_dir"], max_global_steps=o["max_steps"],
         store_uri=o["store"], checkpoint_dir=o["checkpoint_dir"],
-        max_runtime_sec=o["max_runtime"], eval_period_sec=o["eval_period"],
+        max_runtime_sec=o["max_runtime"] if o["max_runtime"] is not None
+        else (table or {}).get(o["workload"]), eval_period_sec=o["eval_period"],
         workload_kwargs={**_reduced_kwargs(meta, o["reduced"]), **_legacy(o["legacy_pmap"])},
         stop_on_nan=o["stop_on_nan"],
-        gpus=o["gpus"], torch_compile=o["torch_compile"])
+        gpus=o["gpus"], torch_compile=o["torch_compile"], hardware=hw)
 
 
 def _check_launch(o: dict[str, Any]) -> None:

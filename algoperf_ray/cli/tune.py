@@ -14,11 +14,14 @@ from typing import Annotated, Any
 import typer
 
 from algoperf_ray.cli.common import (
+    BudgetsOption,
+    HardwareOption,
     RulesetOption,
     UserError,
     VersionOption,
     check_duration,
     err_console,
+    hardware_budgets,
     user_errors,
 )
 
@@ -196,6 +199,8 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         help="override the version's budget (before the self-tuning factor)")] = None,
     eval_period_sec: Annotated[float | None, typer.Option(help="override the eval period")] = None,
     version: VersionOption = None,
+    hardware: HardwareOption = None,
+    budgets: BudgetsOption = None,
     stop_on_nan: Annotated[int | None, typer.Option(
         help="end a trial after N consecutive NaN evals (off by default and in "
              "official-style runs)")] = None,
@@ -232,6 +237,9 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
             raise UserError("--ddp runs trials on Ray Train workers: drop --use-train never")
         specs = _plan(ruleset, submission, search_space, workloads, framework, studies,
                       trials, seed, version)
+        hw, table = hardware_budgets(version, hardware, budgets,
+                                     sorted({s.key.workload for s in specs}), ruleset,
+                                     max_runtime_sec)
     from algoperf_ray.tune.driver import run_experiment
     from algoperf_ray.tune.options import TuneOptions
 
@@ -245,7 +253,8 @@ def tune(  # noqa: PLR0913 - one option per CLI flag
         max_concurrent=max_concurrent, prune_dominated=prune_dominated,
         max_global_steps=max_global_steps, max_runtime_sec=max_runtime_sec,
         eval_period_sec=eval_period_sec, stop_on_nan=stop_on_nan, ddp=ddp,
-        torch_compile=torch_compile, extra_config=_legacy_config(legacy_pmap))
+        torch_compile=torch_compile, hardware=hw, budgets=table,
+        extra_config=_legacy_config(legacy_pmap))
     err_console.print(f"experiment [bold]{opts.experiment}[/]: {len(specs)} trials "
                       f"(v{version} {ruleset}, {specs[0].key.framework}) -> store {store_uri}")
     summary = run_experiment(specs, opts, address=address, resume=resume)

@@ -54,6 +54,9 @@ class TrialConfig:
     torch_compile: bool = False
     # GPUs this trial was given (Ray resources, --gpus): checked at its start.
     gpus: int = 0
+    # Benchmark hardware class (--hardware); None: the class the version's budgets
+    # were measured on. Another class needs max_runtime_sec (a --budgets entry).
+    hardware: str | None = None
 
     def __init__(self, spec: TrialSpec | None = None, **kwargs: Any) -> None:
         named = {k: kwargs.pop(k) for k in _SPEC_KEYWORDS if k in kwargs}
@@ -144,7 +147,8 @@ class TrialConfig:
         runtime = self.max_runtime_sec
         if runtime is None and self.workload not in self.version.workloads:
             runtime = workload_runtime_sec
-        return self.version.max_runtime_sec(self.workload, self.ruleset, runtime_sec=runtime)
+        return self.version.max_runtime_sec(self.workload, self.ruleset, runtime_sec=runtime,
+                                            hardware=self.hardware)
 
     def eval_period(self, workload_period_sec: float | None = None) -> float:
         """Seconds between evals: the override, else the version's, else the workload's own."""

@@ -68,7 +68,7 @@ def trial_resources(framework: str, opts: TuneOptions) -> dict[str, float]:
     res = {"CPU": opts.cpus_per_trial}
     if opts.gpus_per_trial:
         res["GPU"] = opts.gpus_per_trial
-    return res
+    return {**res, **opts.accelerator_resources()}
 
 
 def max_concurrent(framework: str, opts: TuneOptions) -> int | None:

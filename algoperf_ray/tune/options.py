@@ -50,6 +50,8 @@ class TuneOptions:
     ddp: bool = False  # PyTorch: even one-worker trials get a process group (Train)
     stop_on_nan: int | None = None  # see TrialConfig.stop_on_nan (None: off, as official)
     torch_compile: bool = False
+    hardware: str | None = None  # benchmark hardware class (None: the budgets' own)
+    budgets: dict[str, float] | None = None  # --budgets table: workload -> seconds
     extra_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,6 +82,20 @@ class TuneOptions:
             return self.num_workers(framework) > 1 or (self.ddp and framework == "pytorch")
         return self.use_train == "always"
 
+    def runtime_override(self, spec: TrialSpec) -> float | None:
+        """--max-runtime-sec for every trial, else this workload's --budgets entry."""
+        if self.max_runtime_sec is not None:
+            return self.max_runtime_sec
+        return (self.budgets or {}).get(spec.key.workload)
+
+    def accelerator_resources(self) -> dict[str, float]:
+        """Pins a GPU trial to its hardware class's node type (cluster.yaml resources)."""
+        if not self.gpus_per_trial or self.hardware is None:
+            return {}
+        from algoperf_ray.benchmark.hardware import get_hardware
+
+        return {get_hardware(self.hardware).ray_resource: 0.001}
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -93,9 +109,10 @@ def trial_config(spec: TrialSpec, opts: TuneOptions) -> Any:
     return TrialConfig(
         spec, data_mode=opts.data_mode, data_dir=opts.data_dir,
         max_global_steps=opts.max_global_steps, store_uri=opts.store_uri,
-        checkpoint_dir=opts.checkpoint_dir(spec), max_runtime_sec=opts.max_runtime_sec,
+        checkpoint_dir=opts.checkpoint_dir(spec), max_runtime_sec=opts.runtime_override(spec),
         eval_period_sec=opts.eval_period_sec, stop_on_nan=opts.stop_on_nan,
-        torch_compile=opts.torch_compile, gpus=_gpus_per_process(spec, opts), **extra)
+        torch_compile=opts.torch_compile, gpus=_gpus_per_process(spec, opts),
+        hardware=opts.hardware, **extra)
 
 
 def _gpus_per_process(spec: TrialSpec, opts: TuneOptions) -> int:

@@ -46,12 +46,12 @@ def make_trainer(spec: TrialSpec, opts: TuneOptions, queue: Any) -> Any:
     if spec.key.framework == "pytorch":
         from ray.train.torch import TorchConfig, TorchTrainer
 
-        per_worker = {"CPU": cpu, **({"GPU": 1} if gpus else {})}
+        per_worker = {"CPU": cpu, **({"GPU": 1} if gpus else {}), **opts.accelerator_resources()}
         cls, extra = TorchTrainer, {"torch_config": TorchConfig(backend="nccl" if gpus else "gloo")}
     else:
         from ray.train.v2.jax import JaxTrainer
 
-        per_worker = {"CPU": cpu, **({"GPU": gpus} if gpus else {})}
+        per_worker = {"CPU": cpu, **({"GPU": gpus} if gpus else {}), **opts.accelerator_resources()}
         cls, extra = JaxTrainer, {}
     return cls(
         _worker_loop,

@@ -57,8 +57,12 @@ def test_model_fn_takes_a_traced_dropout_rate_under_jit(name: str) -> None:
     plain = _first_array(forward(params, state, batch, key, 0.0))
     # Jitted vs eager differ by rounding only: bfloat16 models (finewebedu_lm) get bf16 tolerance.
     low_precision = jax.tree_util.tree_leaves(step(params, state, batch, key, 0.0))[0].dtype
+    # Rounding error scales with the logits' size (large-BN-init variants), so the
+    # absolute tolerance is relative to the largest logit; dropout at 0.5 moves
+    # logits by far more than that.
     tol = 3e-2 if low_precision == jnp.bfloat16 else 2e-4
-    np.testing.assert_allclose(off, plain, rtol=tol, atol=tol if tol > 1e-3 else 2e-5)
+    scale = float(np.abs(plain).max()) or 1.0
+    np.testing.assert_allclose(off, plain, rtol=tol, atol=tol * scale)
     jaxpr = str(jax.make_jaxpr(forward)(params, state, batch, key, jnp.float32(0.5)))
     if "random_bits" in jaxpr:  # the model has dropout: rate 0.5 must change the output
         assert not np.allclose(on, off), f"{name}: dropout_rate=0.5 changed nothing"

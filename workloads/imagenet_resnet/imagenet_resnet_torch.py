@@ -21,7 +21,6 @@ from torch import nn
 from algoperf_ray import spec
 from algoperf_ray.compat import param_utils, pytorch_utils
 from algoperf_ray.workload import rng as rng_lib
-from algoperf_ray.workload.placement_torch import ddp_info
 from algoperf_ray.workloads.imagenet_resnet.imagenet_resnet_jax import MODEL_OPTIONS
 from algoperf_ray.workloads.imagenet_resnet.models_torch import ResNet
 from algoperf_ray.workloads.imagenet_resnet.workload import ImagenetWorkload
@@ -48,18 +47,10 @@ class ImagenetTorchMixin:
         return out
 
     def _place_model(self, model: nn.Module) -> nn.Module:
-        """Move to the device and wrap in DDP when distributed (not for meta tensors)."""
+        """Record param shapes/types, then device and DDP through the placement."""
         self._param_shapes = param_utils.pytorch_param_shapes(model)
         self._param_types = param_utils.pytorch_param_types(self._param_shapes)
-        if next(model.parameters()).device.type == "meta":
-            return model  # shape-only construction (describe)
-        model.to(self.placement.device)
-        use_ddp, _, _ = ddp_info()
-        if use_ddp:
-            device = self.placement.device
-            ids = [device.index] if device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        return model
+        return self.placement.place_model(model)
 
 
 class ImagenetResNetTorchWorkload(ImagenetTorchMixin, ImagenetWorkload):
