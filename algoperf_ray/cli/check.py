@@ -96,7 +96,7 @@ def render_table(rows: list[Any], title: str) -> Any:
     table = Table(title=title)
     for name, style in (("workload", "bold"), ("framework", ""), ("status", ""),
                         ("steps", "right"), ("first step (s)", "right"),
-                        ("step time (s)", "right"), ("wall (s)", "right"), ("error", "")):
+                        ("step time (s)", "right"), ("wall (s)", "right"), ("error / note", "")):
         table.add_column(name, justify="right" if style == "right" else "left",
                          style="bold" if style == "bold" else None, overflow="fold")
     colors = {"ok": "green", "fail": "red", "timeout": "yellow"}

@@ -199,3 +199,13 @@ def test_baseline_matrix_is_ok_on_qualification_workloads(tmp_path: Path) -> Non
                                 "--steps", "2", "--time-limit", "600")
     assert code == 0, output
     assert len(rows) == 6 and all(r["status"] == "ok" and r["steps_done"] == 2 for r in rows)
+
+
+def test_a_row_that_met_its_target_early_says_so(tmp_path):
+    """ogbg_gelu's capped 32-graph synthetic eval meets the mAP target after step 1 (seeded):
+    the row is ok with fewer steps than asked, and the note says why."""
+    code, rows, _ = _check(tmp_path, NADAMW, "--framework", "pytorch", "--workloads",
+                           "ogbg_gelu", "--steps", "3")
+    assert code == 0 and [r["status"] for r in rows] == ["ok"]
+    assert rows[0]["steps_done"] == 1
+    assert rows[0]["error"] == "target reached after step 1: the trial ended there"
