@@ -3,6 +3,8 @@
 * ``slow`` tests (multi-node Ray clusters, long training) run only with
   ``--run-slow``; CI passes it because the whole suite fits its budget.
 * Paths to the shared competition data are exposed as fixtures.
+* Under pytest-xdist (``-n auto --dist loadgroup``, as CI runs) the tests in
+  ``tests/ray`` form one group on one worker, so they share one local Ray.
 * JAX's persistent compilation cache points at one fresh folder per test
   session, so the many CLI subprocesses that compile the same reduced
   models compile each once (about 40% of a small JAX run's wall time). It
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+RAY_TESTS = REPO / "tests" / "ray"
 SHARED = Path(os.environ.get("ALGOPERF_RAY_SHARED", REPO.parent / "shared"))
 
 
@@ -74,7 +77,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_slow = pytest.mark.skip(reason="slow: pass --run-slow to run")
     skip_variant = pytest.mark.skip(reason="exhaustive (a variant, or a repeat of a path "
                                     "CI already runs): pass --run-exhaustive")
+    ray_group = pytest.mark.xdist_group("ray")
     for item in items:
+        if RAY_TESTS in item.path.parents:
+            item.add_marker(ray_group)  # one Ray per session: its tests share a worker
         if "slow" not in item.keywords:
             continue
         if not run_slow:
