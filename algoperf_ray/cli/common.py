@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-err_console = Console(stderr=True)
+# soft_wrap: an error line is never broken mid-path at the terminal width, so it
+# stays whole in logs and greps (and reads the same in CI and in a terminal).
+err_console = Console(stderr=True, soft_wrap=True)
 
 VersionOption = Annotated[str | None, typer.Option(
     "--version", help="Benchmark version whose rules apply: 0.5, 0.6 or 0.6-lm "

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 
-def _tune(*args, cwd, timeout=400):
-    env = {**os.environ, "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
+def _tune(*args, cwd, timeout=400, extra_env=None):
+    env = {**os.environ, "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0", **(extra_env or {})}
     return subprocess.run([sys.executable, "-c", "from algoperf_ray.cli import main; main()",
                            "tune", *map(str, args)],
                           cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -88,7 +88,10 @@ def test_quickstart_finishes_offline_with_a_leaderboard_and_scores(tmp_path):
 
     from algoperf_ray.store import Store
 
-    res = _tune("--ruleset", "external", cwd=tmp_path, timeout=900)
+    # As on a fresh machine: its own embedded Ray, never a Ray another test left
+    # running here (the session's, or a parallel worker's).
+    res = _tune("--ruleset", "external", cwd=tmp_path, timeout=900,
+                extra_env={"RAY_ADDRESS": "local"})
     assert res.returncode == 0, res.stderr[-3000:]
     assert "leaderboard" in res.stdout and "nadamw" in res.stdout and "adamw" in res.stdout
     scores = pq.read_table(tmp_path / "algoperf_results" / "scores.parquet").to_pylist()
