@@ -194,6 +194,7 @@ def test_killing_check_kills_the_running_workload(
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive  # the same three families train through `run` in tests/submissions
 def test_baseline_matrix_is_ok_on_qualification_workloads(tmp_path: Path) -> None:
     code, rows, output = _check(tmp_path, NADAMW, "--workloads", "ogbg,criteo1tb,wmt",
                                 "--steps", "2", "--time-limit", "600")

@@ -15,7 +15,14 @@ from algoperf_ray.cli import app
 from algoperf_ray.store import Store
 
 
-@pytest.mark.parametrize("workload", ["ogbg", "wmt", "criteo1tb", "digits"])
+# digits always; the qualification families also run the public-style AdamW with a
+# traced rate in tests/submissions/test_every_workload.py, so here they are exhaustive.
+_REPEATS = [pytest.mark.slow, pytest.mark.exhaustive]
+
+
+@pytest.mark.parametrize("workload", [pytest.param("ogbg", marks=_REPEATS),
+                                      pytest.param("wmt", marks=_REPEATS),
+                                      pytest.param("criteo1tb", marks=_REPEATS), "digits"])
 def test_run_with_a_traced_dropout_rate(tmp_path, repo_root, workload):
     store = str(tmp_path / "store")
     sub = repo_root / "tests" / "submissions" / "fixtures" / "traced_dropout_jax"
