@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from algoperf_ray.cli import app
 from algoperf_ray.store import Store
 
-
 # digits always; the qualification families also run the public-style AdamW with a
 # traced rate in tests/submissions/test_every_workload.py, so here they are exhaustive.
 _REPEATS = [pytest.mark.slow, pytest.mark.exhaustive]
