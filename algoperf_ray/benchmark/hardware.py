@@ -93,3 +93,12 @@ def load_budget_table(path: str | Path, valid_workloads: set[str] | frozenset[st
                                    f"of seconds, not {value!r}")
         table[name] = float(value)
     return table
+
+
+def budget_override(workload: str, max_runtime_sec: float | None,
+                    table: dict[str, float] | None) -> float | None:
+    """The runtime that replaces the version's budget: an explicit override, else the
+    ``--budgets`` entry of ``workload``, else None (the version's own budget applies)."""
+    if max_runtime_sec is not None:
+        return max_runtime_sec
+    return (table or {}).get(workload)

@@ -64,14 +64,14 @@ def hardware_budgets(version: str, hardware: str | None, budgets: str | None,
     Fails before any trial starts, naming the workload and the fix, instead
     of letting an A100 trial silently run on the V100 budget.
     """
-    from algoperf_ray.benchmark.hardware import get_hardware, load_budget_table
+    from algoperf_ray.benchmark.hardware import budget_override, get_hardware, load_budget_table
     from algoperf_ray.benchmark.versions import get_version
 
     v = get_version(version)
     hw = get_hardware(hardware).name if hardware is not None else None
     table = load_budget_table(budgets, set(v.workloads) | set(workloads)) if budgets else None
     for w in workloads:
-        runtime = max_runtime if max_runtime is not None else (table or {}).get(w)
+        runtime = budget_override(w, max_runtime, table)
         if runtime is None and w not in v.workloads:
             continue  # a dev workload outside the version: its own number applies
         v.max_runtime_sec(w, ruleset, runtime_sec=runtime, hardware=hw)

@@ -137,6 +137,8 @@ def _build_config(**o: Any) -> Any:
     check_duration("--max-runtime", o["max_runtime"])
     check_duration("--eval-period", o["eval_period"])
     _check_launch(o)
+    from algoperf_ray.benchmark.hardware import budget_override
+
     hw, table = hardware_budgets(version.name, o["hardware"], o["budgets"], [o["workload"]],
                                  o["ruleset"], o["max_runtime"])
     from algoperf_ray.store import Store
@@ -155,8 +157,8 @@ def _build_config(**o: Any) -> Any:
     return TrialConfig(
         spec, data_mode=o["data"], data_dir=o["data_dir"], max_global_steps=o["max_steps"],
         store_uri=o["store"], checkpoint_dir=o["checkpoint_dir"],
-        max_runtime_sec=o["max_runtime"] if o["max_runtime"] is not None
-        else (table or {}).get(o["workload"]), eval_period_sec=o["eval_period"],
+        max_runtime_sec=budget_override(o["workload"], o["max_runtime"], table),
+        eval_period_sec=o["eval_period"],
         workload_kwargs={**_reduced_kwargs(meta, o["reduced"]), **_legacy(o["legacy_pmap"])},
         stop_on_nan=o["stop_on_nan"],
         gpus=o["gpus"], torch_compile=o["torch_compile"], hardware=hw)

@@ -84,9 +84,9 @@ class TuneOptions:
 
     def runtime_override(self, spec: TrialSpec) -> float | None:
         """--max-runtime-sec for every trial, else this workload's --budgets entry."""
-        if self.max_runtime_sec is not None:
-            return self.max_runtime_sec
-        return (self.budgets or {}).get(spec.key.workload)
+        from algoperf_ray.benchmark.hardware import budget_override
+
+        return budget_override(spec.key.workload, self.max_runtime_sec, self.budgets)
 
     def accelerator_resources(self) -> dict[str, float]:
         """Pins a GPU trial to its hardware class's node type (cluster.yaml resources)."""
