@@ -60,6 +60,7 @@ class Case:
     sizes: dict[str, Any] = dataclasses.field(default_factory=dict)
     batch_size: int = 32
     graph: bool = False  # ogbg: inputs are a jraph GraphsTuple on the reference side
+    speech: bool = False  # librispeech: the reference pairs inputs and targets with paddings
 
     def module(self, framework: str) -> str:
         leaf = f"{self.ref_leaf}_{FRAMEWORK_DIRS[framework]}"
@@ -80,6 +81,10 @@ CASES: dict[str, Case] = {
     "imagenet_resnet": Case("imagenet_resnet", "imagenet", "ImagenetResNetWorkload",
                             batch_size=2),
     "imagenet_vit": Case("imagenet_vit", "imagenet", "ImagenetVitWorkload", batch_size=2),
+    "librispeech_conformer": Case("librispeech_conformer", "librispeech",
+                                  "LibriSpeechConformerWorkload", batch_size=2, speech=True),
+    "librispeech_deepspeech": Case("librispeech_deepspeech", "librispeech",
+                                   "LibriSpeechDeepSpeechWorkload", batch_size=2, speech=True),
 }
 
 
@@ -169,6 +174,9 @@ def _reference_batch(case: Case, framework: str, host: dict[str, Any]) -> dict[s
             t = torch.as_tensor(a)
             return t.long() if t.dtype in (torch.int32, torch.int64) else t
 
+    if case.speech:  # ``(values, paddings)`` pairs, as the reference's input queue yields
+        return {"inputs": (conv(host["inputs"]), conv(host["input_paddings"])),
+                "targets": (conv(host["targets"]), conv(host["target_paddings"]))}
     batch = {k: conv(v) for k, v in host.items() if k != "inputs"}
     inputs = host["inputs"]
     if case.graph:
@@ -192,22 +200,24 @@ def _jax_stepper(workload: Any, spec: Any, params: Any, state: Any, batch: dict,
     tx = optax.sgd(lr)
     opt_state = tx.init(params)
 
-    def loss(p: Any, s: Any) -> Any:
-        logits, new_s = workload.model_fn(p, batch, s, spec.ForwardPassMode.TRAIN,
+    def loss(p: Any, s: Any, b: dict) -> Any:
+        logits, new_s = workload.model_fn(p, b, s, spec.ForwardPassMode.TRAIN,
                                           jax.random.PRNGKey(0), update_batch_norm=True)
-        d = workload.loss_fn(batch["targets"], logits, batch.get("weights"))
+        d = workload.loss_fn(b["targets"], logits, b.get("weights"))
         return d["summed"] / d["n_valid_examples"], new_s
 
+    # The batch is an argument, as in a submission's jitted update (a closed-over
+    # array would be a compile-time constant, whose handling depends on its sharding).
     @jax.jit
-    def step(p: Any, s: Any, o: Any) -> Any:
-        (_, new_s), g = jax.value_and_grad(loss, has_aux=True)(p, s)
+    def step(p: Any, s: Any, o: Any, b: dict) -> Any:
+        (_, new_s), g = jax.value_and_grad(loss, has_aux=True)(p, s, b)
         updates, o = tx.update(g, o, p)
         return optax.apply_updates(p, updates), new_s, o
 
     carry = [params, state, opt_state]
 
     def run() -> None:
-        carry[:] = step(*carry)
+        carry[:] = step(*carry, batch)
         jax.block_until_ready(carry[0])
 
     return run

@@ -2,7 +2,10 @@
 
 One workload-generic AdamW submission per framework (``fixtures/public_adamw_*``:
 ``algoperf.*`` imports, traced dropout, batch-norm state threaded through,
-batch size by workload name) trains two steps of every base workload through
+batch size by workload name from a package-relative import; the PyTorch one
+also needs an initialized ``torch.distributed`` group and runs a collective in
+``init_optimizer_state``, so it runs with ``--nproc 1``, and with ``--nproc 2``
+on mnist) trains two steps of every base workload through
 ``algoperf-ray run`` at the reduced size on synthetic data, and so does the
 v0.5-era pmap submission (legacy mode, auto-detected), and the NadamW
 baseline trains every workload and variant of the registry. Each run costs a
@@ -51,14 +54,15 @@ def _cases() -> list:
 
 def run_two_steps(workload: str, framework: str, submission: Path, tmp_path: Path,
                   tuning: tuple[str, ...] = ("--hparams", json.dumps(HPARAMS)),
-                  devices: int = 1) -> list[dict]:
+                  devices: int = 1, launch: tuple[str, ...] = ()) -> list[dict]:
     """Run two steps through the CLI; check the trial and return its eval rows."""
     store = tmp_path / "store"
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     proc = subprocess.run(
         ["algoperf-ray", "run", "--workload", workload, "--framework", framework,
          "--submission", str(submission), *tuning,
-         "--data", "synthetic", "--reduced", "--max-steps", "2", "--store", str(store)],
+         "--data", "synthetic", "--reduced", "--max-steps", "2", "--store", str(store),
+         *launch],
         capture_output=True, text=True, timeout=1800, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 steps, status completed" in proc.stdout
@@ -83,8 +87,30 @@ def _variants() -> list:
 
 @pytest.mark.parametrize(("workload", "framework"), _cases())
 def test_public_adamw_runs_unchanged(workload: str, framework: str, tmp_path: Path) -> None:
+    """Package-relative import in both; PyTorch in a world-size-1 process group."""
     submission = FIXTURES / f"public_adamw_{framework}" / "submission.py"
-    run_two_steps(workload, framework, submission, tmp_path)
+    launch = ("--nproc", "1") if framework == "pytorch" else ()
+    run_two_steps(workload, framework, submission, tmp_path, launch=launch)
+
+
+@pytest.mark.slow
+def test_public_adamw_pytorch_on_two_processes(tmp_path: Path) -> None:
+    """Two gloo processes: the collective in ``init_optimizer_state`` spans both ranks."""
+    submission = FIXTURES / "public_adamw_pytorch" / "submission.py"
+    run_two_steps("mnist", "pytorch", submission, tmp_path, launch=("--nproc", "2"))
+
+
+def test_public_adamw_pytorch_without_a_process_group_fails_clearly(tmp_path: Path) -> None:
+    """Without ``--nproc`` there is no process group, and the submission says what it needs."""
+    store = tmp_path / "store"
+    proc = subprocess.run(
+        ["algoperf-ray", "run", "--workload", "mnist", "--framework", "pytorch",
+         "--submission", str(FIXTURES / "public_adamw_pytorch" / "submission.py"),
+         "--hparams", json.dumps(HPARAMS), "--data", "synthetic", "--reduced",
+         "--max-steps", "2", "--store", str(store)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "needs torch.distributed to be initialized" in proc.stderr + proc.stdout
 
 
 @pytest.mark.slow
