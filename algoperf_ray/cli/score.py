@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from algoperf_ray.cli.common import RulesetOption, VersionOption, err_console, user_errors
+from algoperf_ray.cli.common import (
+    BudgetsOption,
+    HardwareOption,
+    RulesetOption,
+    VersionOption,
+    err_console,
+    user_errors,
+)
 
 StoreOption = Annotated[str, typer.Option("--store", help="Store path or URI.")]
 SubmissionsOption = Annotated[str | None, typer.Option(
@@ -50,6 +57,12 @@ def _score(store: str, ruleset: str, version: str | None, submissions: str | Non
                           f"with the evals they logged: {', '.join(result.interrupted[:10])}"
                           + (" ..." if len(result.interrupted) > 10 else "")
                           + ". Rerun them to finish them, or pass --strict to fail.",
+                          soft_wrap=True)
+    if len(result.hardware) > 1:
+        classes = "; ".join(f"{hw}: {', '.join(subs)}" for hw, subs in result.hardware.items())
+        err_console.print(f"[yellow]warning:[/] the scored trials ran on more than one hardware "
+                          f"class ({classes}); times from different classes are not "
+                          "comparable. Score each class on its own (--submissions).",
                           soft_wrap=True)
     if result.warnings:
         err_console.print(f"[yellow]warning:[/] {len(result.warnings)} count(s) differ from the "
@@ -108,17 +121,29 @@ def speedup_cmd(
     submissions: SubmissionsOption = None, rule: RuleOption = "published",
     out: Annotated[str | None, typer.Option(
         "--out", help="Optional Parquet file of the speedups.")] = None,
+    hardware: HardwareOption = None, budgets: BudgetsOption = None,
 ) -> None:
-    """Geometric-mean speedup per submission; a miss counts as max_runtime + 1 s."""
+    """Geometric-mean speedup per submission; a miss counts as max_runtime + 1 s.
+
+    The budget of a miss is the one of the hardware class the trials ran on
+    (recorded by run/tune; --hardware overrides), so A100 trials need --budgets.
+    """
     import pyarrow.parquet as pq
     from rich.console import Console
 
+    from algoperf_ray.benchmark.hardware import get_hardware, load_budget_table
+    from algoperf_ray.benchmark.versions import get_version
     from algoperf_ray.scoring import report
     from algoperf_ray.scoring.speedups import speedups
 
     with user_errors(*_errors()):
         result = _score(store, ruleset, version, submissions, False, rule)
-        table = speedups(result, reference)
+        recorded = list(result.hardware)
+        hw = get_hardware(hardware).name if hardware else (
+            recorded[0] if len(recorded) == 1 else None)
+        table_of = (load_budget_table(budgets, set(get_version(result.version).workloads))
+                    if budgets else None)
+        table = speedups(result, reference, hardware=hw, budgets=table_of)
     Console().print(report.speedup_table(table, reference))
     if out:
         pq.write_table(table, out)

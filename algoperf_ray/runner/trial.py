@@ -79,6 +79,13 @@ def _write_trial(ctx: loop.TrialContext | None, config: TrialConfig, status: str
                           seed=config.seed, extra=extra)
 
 
+def run_facts(ctx: loop.TrialContext) -> dict[str, Any]:
+    """What the trial ran under, kept in its trial row: the hardware class whose
+    budget applied (scoring compares classes) and that budget in seconds."""
+    return {"hardware": ctx.config.hardware or ctx.config.version.hardware,
+            "budget_sec": ctx.budget_sec}
+
+
 def _finish(ctx: loop.TrialContext) -> TrialResult:
     """Record the ended trial once: its eval rows and trial row in one store transaction.
 
@@ -97,7 +104,8 @@ def _finish(ctx: loop.TrialContext) -> TrialResult:
                          eval_rows=list(ctx.rows), global_step=ctx.global_step,
                          preemption_count=ctx.preemption_count, error=failure,
                          start_time=ctx.global_start_time)
-    extra = {"global_step": ctx.global_step, "preemption_count": ctx.preemption_count,
+    extra = {**run_facts(ctx), "global_step": ctx.global_step,
+             "preemption_count": ctx.preemption_count,
              "time_to_target": result.time_to_target,
              "train_state": {k: v for k, v in ctx.train_state.items()
                              if k != "last_step_end_time"}}
@@ -134,7 +142,7 @@ def run_loaded_trial(config: TrialConfig, workload: Any, submission: Any,
                         backend=backend)
     if outcome.was_interrupted(ctx.store, ctx.store_key):
         log.warning(outcome.interrupted_message(config.key))
-    _write_trial(ctx, config, "running")
+    _write_trial(ctx, config, "running", extra=run_facts(ctx))
     loop.initialize(ctx)
     if loop.maybe_restore(ctx):
         log.info("resumed %s at step %d (preemption %d)", config.workload, ctx.global_step,

@@ -52,6 +52,7 @@ class ScoreResult:
     trial_times: pa.Table  # per trial: time_to_target, hit_index, winner (of its study)
     warnings: list[str] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)  # trial ids left as 'running'
+    hardware: dict[str, list[str]] = field(default_factory=dict)  # class -> submissions
 
     def score_of(self, submission: str) -> float:
         subs = self.scores.column("submission").to_pylist()

@@ -18,11 +18,13 @@ the one import.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from algoperf_ray.benchmark.identity import TrialKey
 from algoperf_ray.benchmark.versions import BenchmarkVersion, check_ruleset, get_version
@@ -82,23 +84,50 @@ def score_store(store: Store, ruleset: str, version: str | None,
     # trial rows read (an ingested store pays nothing for the check).
     written = sorted({f.submission for f in files
                       if not f.path.rpartition("/")[2].startswith(SEGMENT_PREFIX)})
-    interrupted = interrupted_trials(store, v.name, ruleset, written) if written else []
+    rows = _trial_rows(store, v.name, ruleset, written) if written else None
+    interrupted = interrupted_trials(rows) if rows is not None else []
+    hardware = recorded_hardware(rows) if rows is not None else {}
     problems = [_interrupted_message(interrupted)] if interrupted else []
     result = score_summaries(table, v, ruleset, strict=strict, rule=rule, problems=problems)
     if problems:
         warnings.warn(problems[0], ScoringWarning, stacklevel=2)
     result.interrupted = interrupted
+    result.hardware = hardware
     return result
 
 
-def interrupted_trials(store: Store, version: str, ruleset: str,
-                       submissions: Sequence[str] | None = None) -> list[str]:
-    """Trial ids the store holds as ``running``: a run that was killed (or still runs)."""
-    filters: dict = {"version": version, "ruleset": ruleset, "status": "running"}
-    if submissions:
-        filters["submission"] = list(submissions)
-    rows = store.read_trials(filters=filters)
-    return sorted(TrialKey.from_mapping(r).trial_id for r in rows.select(
+def _trial_rows(store: Store, version: str, ruleset: str,
+                submissions: Sequence[str]) -> pa.Table:
+    """The trial rows of ``submissions`` (one read serves every check below)."""
+    return store.read_trials(filters={"version": version, "ruleset": ruleset,
+                                      "submission": list(submissions)})
+
+
+def recorded_hardware(rows: pa.Table) -> dict[str, list[str]]:
+    """Hardware class -> the submissions with trials recorded on it.
+
+    ``run`` and ``tune`` record the class whose budget applied in each trial
+    row (``extra.hardware``); ingested logs and older rows have none and are
+    left out. Times from different classes are not comparable.
+    """
+    if rows.num_rows == 0 or "extra" not in rows.column_names:
+        return {}
+    found: dict[str, set[str]] = {}
+    for sub, extra in zip(rows.column("submission").to_pylist(),
+                          rows.column("extra").to_pylist(), strict=True):
+        try:
+            hw = json.loads(extra).get("hardware") if extra else None
+        except (ValueError, AttributeError):
+            hw = None  # a damaged extra says nothing about the class
+        if isinstance(hw, str):
+            found.setdefault(hw, set()).add(sub)
+    return {hw: sorted(subs) for hw, subs in sorted(found.items())}
+
+
+def interrupted_trials(rows: pa.Table) -> list[str]:
+    """Trial ids held as ``running``: a run that was killed (or still runs)."""
+    running = rows.filter(pc.equal(rows.column("status"), "running"))
+    return sorted(TrialKey.from_mapping(r).trial_id for r in running.select(
         ["version", "ruleset", "submission", "framework", "workload", "study", "trial"]
     ).to_pylist())
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from algoperf_ray.benchmark.hardware import budget_override
 from algoperf_ray.benchmark.versions import get_version
 from algoperf_ray.scoring.errors import ScoringError
 from algoperf_ray.scoring.leaderboard import ScoreResult
 from algoperf_ray.store.summary import name_codes
 
 
-def speedups(result: ScoreResult, reference: str) -> pa.Table:
+def speedups(result: ScoreResult, reference: str, hardware: str | None = None,
+             budgets: dict[str, float] | None = None) -> pa.Table:
     """Geometric-mean time ratio of every submission to ``reference``.
 
     Uses each base workload's median time (before the held-out rules); a miss
     counts as the workload's budget (x the self-tuning factor) + 1 s, so a
-    miss is never cheaper than the slowest hit. Below 1 means faster.
+    miss is never cheaper than the slowest hit. Below 1 means faster. The
+    budget is the rulebook's on ``hardware`` (default: the version's class),
+    replaced by a ``budgets`` table entry (``--budgets``), as for a trial.
     """
     from scipy.stats import gmean
 
@@ -31,7 +35,9 @@ def speedups(result: ScoreResult, reference: str) -> pa.Table:
     base = col >= 0
     times = np.full((len(subs), len(v.base_workloads)), np.nan)
     times[sub[base], col[base]] = wt.column("time").to_numpy()[base]
-    budgets = np.array([v.max_runtime_sec(w, result.ruleset) + 1 for w in v.base_workloads])
-    filled = np.where(np.isfinite(times), times, budgets)
+    caps = np.array([v.max_runtime_sec(w, result.ruleset, hardware=hardware,
+                                       runtime_sec=budget_override(w, None, budgets)) + 1
+                     for w in v.base_workloads])
+    filled = np.where(np.isfinite(times), times, caps)
     ratio = filled / filled[subs.index(reference)]
     return pa.table({"submission": subs, "speedup": gmean(ratio, axis=1)})

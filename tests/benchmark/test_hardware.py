@@ -111,3 +111,15 @@ def test_run_on_a100_trains_to_the_tables_budget(tmp_path):
     assert "1 steps, status completed" in " ".join(res.output.split())
     trials = Store(str(tmp_path / "store")).read_trials().to_pylist()
     assert [t["status"] for t in trials] == ["completed"]
+    # The trial row records the class and the budget that applied, for scoring.
+    extra = json.loads(trials[0]["extra"])
+    factor = get_version("0.6").budget_factor(trials[0]["ruleset"])
+    assert extra["hardware"] == "a100x8"
+    assert extra["budget_sec"] == pytest.approx(1e-6 * factor)
+
+
+def test_a_trial_on_the_versions_own_class_records_it(tmp_path):
+    res = _run_digits(tmp_path / "store", "--max-steps", "1")
+    assert res.exit_code == 0, res.output
+    (trial,) = Store(str(tmp_path / "store")).read_trials().to_pylist()
+    assert json.loads(trial["extra"])["hardware"] == get_version("0.6").hardware == "v100x8"
