@@ -255,7 +255,13 @@ def _build_side(side: str, case_name: str, framework: str, batch_file: Path,
             save_batch(batch_file, next(workload.host_batches("train", 0, None, batch_size,
                                                               train=True)))
         params, state = workload.init_model_fn(rng)
-        return workload, spec, params, state, workload._to_device(load_batch(batch_file), True)
+        host = load_batch(batch_file)
+        if case.graph:  # the file holds the graph's fields; ours takes its GraphsTuple
+            from algoperf_ray.workloads.ogbg.input_pipeline import GraphsTuple
+
+            host["inputs"] = GraphsTuple(**{f: host["inputs"].get(f)
+                                            for f in GraphsTuple._fields})
+        return workload, spec, params, state, workload._to_device(host, True)
     from algoperf import spec  # the reference's own contract module
 
     workload = _reference_class(case, framework, _sizes_from_env())()

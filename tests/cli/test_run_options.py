@@ -144,7 +144,9 @@ def test_without_nproc_a_distributed_submission_fails_clearly(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nproc", [1, 2])
+# --nproc 1 on a benchmark workload runs in CI through the every-workload fixture
+# (tests/submissions/test_every_workload.py), so the digits repeat is exhaustive.
+@pytest.mark.parametrize("nproc", [pytest.param(1, marks=pytest.mark.exhaustive), 2])
 def test_nproc_gives_the_submission_an_initialized_process_group(tmp_path, nproc):
     proc = _launch(tmp_path, "--nproc", str(nproc))
     assert proc.returncode == 0, proc.stderr[-3000:]

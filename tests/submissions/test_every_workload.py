@@ -94,12 +94,15 @@ def test_public_adamw_runs_unchanged(workload: str, framework: str, tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive  # CI runs --nproc 2 on digits (tests/cli/test_run_options.py)
 def test_public_adamw_pytorch_on_two_processes(tmp_path: Path) -> None:
     """Two gloo processes: the collective in ``init_optimizer_state`` spans both ranks."""
     submission = FIXTURES / "public_adamw_pytorch" / "submission.py"
     run_two_steps("mnist", "pytorch", submission, tmp_path, launch=("--nproc", "2"))
 
 
+@pytest.mark.slow
+@pytest.mark.exhaustive  # CI checks this message on digits (tests/cli/test_run_options.py)
 def test_public_adamw_pytorch_without_a_process_group_fails_clearly(tmp_path: Path) -> None:
     """Without ``--nproc`` there is no process group, and the submission says what it needs."""
     store = tmp_path / "store"
