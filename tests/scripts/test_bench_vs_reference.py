@@ -150,24 +150,19 @@ def test_side_by_side_run_against_a_fake_slow_reference(tmp_path, capsys):
     assert "| mnist | jax |" in printed
 
 
-@pytest.mark.parametrize("name", ["ogbg", "librispeech_conformer"])
-def test_our_side_reads_back_every_batch_layout(tmp_path, monkeypatch, name):
-    """Graphs (saved as their fields) and speech batches reach our model intact.
+def test_our_side_reads_back_a_graph_batch(tmp_path, monkeypatch):
+    """ogbg's graph, saved as its fields, reaches our model as its ``GraphsTuple``.
 
-    A real bench run once failed here: the graph came back as a dict, not our
-    ``GraphsTuple``. ``_build_side`` writes the batch file, reads it back and
-    places it, as the worker does; one forward pass must then run on it.
+    A real bench run once failed here: the graph came back as a dict.
+    ``_build_side`` writes the batch file, reads it back and places it, as the
+    worker does; one forward pass must then run on it.
     """
     import jax
 
-    sizes = bvr.model_sizes(name, full_size=False)
-    monkeypatch.setenv("BENCH_SIZES", json.dumps(sizes))
+    monkeypatch.setenv("BENCH_SIZES", json.dumps(bvr.model_sizes("ogbg", full_size=False)))
     batch_file = tmp_path / "batch.npz"
-    workload, spec, params, state, batch = bvr._build_side("ours", name, "jax", batch_file, 2)
+    workload, spec, params, state, batch = bvr._build_side("ours", "ogbg", "jax", batch_file, 2)
     assert batch_file.exists()
-    if name == "librispeech_conformer":  # full size: only check the layout, no forward
-        assert batch["inputs"].shape == batch["input_paddings"].shape == (2, 320000)
-        return
     logits, _ = workload.model_fn(params, batch, state, spec.ForwardPassMode.EVAL,
                                   jax.random.PRNGKey(0), False)
     assert logits.shape[0] == np.asarray(batch["targets"]).shape[0]
