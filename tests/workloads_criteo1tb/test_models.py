@@ -174,16 +174,19 @@ def test_describe_reports_the_full_size_table_without_allocating_it():
     assert facts["validation_target"] == 0.123757 and facts["loss_type"] == "SIGMOID_CROSS_ENTROPY"
 
 
-def test_chunked_lookup_equals_the_concatenated_table_forward_and_backward():
-    """Each id is gathered from its own chunk: the same rows and gradients as
-    indexing the reference's concatenated table, for repeated ids, ids in every
-    chunk and float ids past the vocabulary (taken modulo it)."""
+@pytest.mark.parametrize("repeat", [1, 6], ids=["routed", "concatenated"])
+def test_chunked_lookup_equals_the_concatenated_table_forward_and_backward(repeat):
+    """Each id is gathered from its own chunk (or, with more ids than table rows,
+    from the concatenated table): the same rows and gradients as indexing the
+    reference's concatenated table, for repeated ids, ids in every chunk and
+    float ids past the vocabulary (taken modulo it)."""
     from algoperf_ray.workloads.criteo1tb.models_torch import DlrmSmall, lookup
 
     vocab = 64
     model = DlrmSmall(vocab_size=vocab, mlp_bottom_dims=(8, 4), mlp_top_dims=(8, 1),
                       embed_dim=4)
-    ids = torch.tensor([[0, 15, 16, 31, 32, 63, 64, 127, 5, 5, 200]], dtype=torch.float32)
+    ids = torch.tensor([[0, 15, 16, 31, 32, 63, 64, 127, 5, 5, 200] * repeat],
+                       dtype=torch.float32)  # 11 ids (< 64 rows) or 66 (>= 64)
     grad = torch.randn(ids.numel(), 4)
     got = lookup(model, ids, vocab)
     got.backward(grad)
