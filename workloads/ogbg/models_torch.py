@@ -61,13 +61,16 @@ class GraphNetwork(nn.Module):
                 dropout_rate: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         node_graph, edge_graph = segments
         senders, receivers = graph.senders.long(), graph.receivers.long()
+        # index_select, not x[idx]: its backward is one index_add_, where advanced
+        # indexing's is a (slower) accumulating index_put_.
         edges = self.update_edge_fn(torch.cat(
-            [edges, nodes[senders], nodes[receivers], globals_[edge_graph]], dim=-1),
+            [edges, nodes.index_select(0, senders), nodes.index_select(0, receivers),
+             globals_.index_select(0, edge_graph)], dim=-1),
             dropout_rate)
         nodes = self.update_node_fn(torch.cat(
             [nodes, _segment_sum(edges, senders, len(nodes)),
-             _segment_sum(edges, receivers, len(nodes)), globals_[node_graph]], dim=-1),
-            dropout_rate)
+             _segment_sum(edges, receivers, len(nodes)), globals_.index_select(0, node_graph)],
+            dim=-1), dropout_rate)
         n_graph = len(globals_)
         globals_ = self.update_global_fn(torch.cat(
             [_segment_sum(nodes, node_graph, n_graph), _segment_sum(edges, edge_graph, n_graph),
