@@ -61,6 +61,7 @@ class Case:
     batch_size: int = 32
     graph: bool = False  # ogbg: inputs are a jraph GraphsTuple on the reference side
     speech: bool = False  # librispeech: the reference pairs inputs and targets with paddings
+    nchw_torch: bool = False  # imagenet: the reference's PyTorch models take NCHW images
 
     def module(self, framework: str) -> str:
         leaf = f"{self.ref_leaf}_{FRAMEWORK_DIRS[framework]}"
@@ -79,8 +80,9 @@ CASES: dict[str, Case] = {
                     sizes={"num_channels": 4, "num_pool_layers": 2}),
     "wmt": Case("wmt", "wmt", "WmtWorkload", batch_size=2),
     "imagenet_resnet": Case("imagenet_resnet", "imagenet", "ImagenetResNetWorkload",
-                            batch_size=2),
-    "imagenet_vit": Case("imagenet_vit", "imagenet", "ImagenetVitWorkload", batch_size=2),
+                            batch_size=2, nchw_torch=True),
+    "imagenet_vit": Case("imagenet_vit", "imagenet", "ImagenetVitWorkload", batch_size=2,
+                         nchw_torch=True),
     "librispeech_conformer": Case("librispeech_conformer", "librispeech",
                                   "LibriSpeechConformerWorkload", batch_size=2, speech=True),
     "librispeech_deepspeech": Case("librispeech_deepspeech", "librispeech",
@@ -188,6 +190,8 @@ def _reference_batch(case: Case, framework: str, host: dict[str, Any]) -> dict[s
         batch["inputs"] = jraph.GraphsTuple(**g)
         if framework == "pytorch":
             batch["weights"] = batch["weights"].bool()
+    elif case.nchw_torch and framework == "pytorch":  # our host batches are NHWC
+        batch["inputs"] = conv(np.ascontiguousarray(np.transpose(inputs, (0, 3, 1, 2))))
     else:
         batch["inputs"] = conv(inputs)
     return batch
