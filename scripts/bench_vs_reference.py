@@ -164,11 +164,21 @@ def _reference_class(case: Case, framework: str, sizes: dict[str, Any]) -> type:
 
 
 def _reference_batch(case: Case, framework: str, host: dict[str, Any]) -> dict[str, Any]:
-    """Our numpy batch in the reference's device format (dtypes as its input queues make)."""
-    if framework == "jax":
-        import jax.numpy as jnp
+    """Our numpy batch in the reference's device format (dtypes as its input queues make).
 
-        conv: Any = jnp.asarray
+    JAX arrays are placed with the reference's own batch-dimension sharding, as
+    its input queues place them (``jax_sharding_utils.get_batch_dim_sharding``);
+    our side's batches are sharded the same way, so neither side gets plain
+    single-device arrays the real runners never see.
+    """
+    if framework == "jax":
+        import jax
+        from algoperf import jax_sharding_utils  # the reference's own module
+
+        sharding = jax_sharding_utils.get_batch_dim_sharding()
+
+        def conv(a: np.ndarray) -> Any:
+            return jax.device_put(a, sharding)
     else:
         import torch
 

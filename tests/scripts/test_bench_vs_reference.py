@@ -35,6 +35,18 @@ class ForwardPassMode(enum.Enum):
     EVAL = 1
 """
 
+FAKE_SHARDING = """
+import jax
+
+SEEN = []
+
+
+def get_batch_dim_sharding():
+    mesh = jax.sharding.Mesh(jax.devices(), ("batch",))
+    SEEN.append("batch_dim")
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+"""
+
 FAKE_WORKLOAD = """
 import time
 
@@ -71,6 +83,7 @@ def _fake_checkout(root: Path) -> Path:
     for d in (root / "algoperf", root / "algoperf" / "workloads", leaf.parent, leaf):
         (d / "__init__.py").write_text("")
     (root / "algoperf" / "spec.py").write_text(textwrap.dedent(FAKE_SPEC))
+    (root / "algoperf" / "jax_sharding_utils.py").write_text(textwrap.dedent(FAKE_SHARDING))
     (leaf / "workload.py").write_text(textwrap.dedent(FAKE_WORKLOAD))
     return root
 
