@@ -9,6 +9,14 @@
   session, so the many CLI subprocesses that compile the same reduced
   models compile each once (about 40% of a small JAX run's wall time). It
   is never shared between sessions, so no stale executable can leak in.
+* XLA's CPU backend compiles at LLVM optimization level 0 in tests
+  (``--xla_backend_optimization_level=0``, appended to ``XLA_FLAGS`` and
+  inherited by every subprocess). The suite's JAX time is mostly compiling
+  small models once each, which this makes 3-4x faster (fastMRI's reduced
+  U-Net gradient: 13.5 s -> 3.3 s); XLA's HLO passes (fusion, layout) are
+  unchanged, so the same computation runs, only the machine code is less
+  tuned. Every cross-framework equality test passes under it. Users' runs
+  never get this flag.
 """
 
 from __future__ import annotations
@@ -29,8 +37,14 @@ _JAX_CACHE_ENV = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
                   "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
 
 
+_FAST_COMPILE = "--xla_backend_optimization_level=0"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """One session-wide JAX compilation cache, inherited by every subprocess."""
+    """Fast XLA compiles and one session-wide JAX compilation cache, for every subprocess."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE}".strip()
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:
         return  # the caller chose one
     folder = tempfile.mkdtemp(prefix="algoperf-ray-jax-cache-")

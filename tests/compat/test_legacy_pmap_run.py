@@ -23,7 +23,8 @@ FIXTURE = HERE.parent / "submissions" / "fixtures" / "pmap_jax"
 
 def _env(devices: int) -> dict[str, str]:
     env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+               XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+               + f" --xla_force_host_platform_device_count={devices}")
     env.pop("ALGOPERF_RAY_LEGACY_PMAP", None)  # the default (auto) must pick legacy mode
     return env
 

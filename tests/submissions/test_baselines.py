@@ -105,7 +105,7 @@ def test_jax_baseline_shards_batches_over_two_devices(repo_root, tiny, tmp_path)
              "weight_decay": 0.01, "warmup_factor": 0.0}
     code = JAX_TWO_DEVICES.format(helper_dir=str(tiny.__file__).rsplit("/", 1)[0], path=path,
                                   point=point)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
                          capture_output=True, text=True, timeout=120)

@@ -57,7 +57,8 @@ def run_two_steps(workload: str, framework: str, submission: Path, tmp_path: Pat
                   devices: int = 1, launch: tuple[str, ...] = ()) -> list[dict]:
     """Run two steps through the CLI; check the trial and return its eval rows."""
     store = tmp_path / "store"
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+               + f" --xla_force_host_platform_device_count={devices}")
     proc = subprocess.run(
         ["algoperf-ray", "run", "--workload", workload, "--framework", framework,
          "--submission", str(submission), *tuning,

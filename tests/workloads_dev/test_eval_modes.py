@@ -134,7 +134,8 @@ def test_jax_eval_batches_are_padded_to_the_device_count_in_a_subprocess():
         assert np.asarray(b["weights"]).tolist() == [1, 1, 1, 1, 0, 0]
         print("ok")
     """)
-    env = {**__import__("os").environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=3"}
+    env = {**__import__("os").environ, "XLA_FLAGS": __import__("os").environ.get("XLA_FLAGS", "")
+           + " --xla_force_host_platform_device_count=3"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

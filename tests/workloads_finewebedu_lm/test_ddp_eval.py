@@ -76,6 +76,6 @@ def test_torch_two_ddp_ranks_equal_one_process():
 
 def test_jax_four_devices_equal_one_device():
     one = _single("jax")
-    four = _single("jax", XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    four = _single("jax", XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4")
     assert (one["shards"], four["shards"]) == (1, 4)
     _same(one, four)

@@ -64,7 +64,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_jax_four_devices_equal_shards_run_alone() -> None:
     proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True,
-                          timeout=300, env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"))
+                          timeout=300, env=_env(XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+                          + " --xla_force_host_platform_device_count=4"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 4
