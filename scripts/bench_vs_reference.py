@@ -7,9 +7,13 @@ same optimizer step (plain SGD: ``optax.sgd`` / ``torch.optim.SGD``) through
 our workload class and through the class of a checkout of
 ``mlcommons/algorithmic-efficiency``. Each side runs in its own subprocess (its
 own interpreter, so the reference can have its own environment); the two are
-interleaved round by round so machine load hits both alike. It prints, per
-workload and framework, the median step time of each side and their ratio
-(ours / reference; <= 1.0 means ours is no slower).
+interleaved round by round, the first side alternating, so machine load hits
+both alike. With ``--same-process`` one subprocess per round builds both sides
+(the reference's package is ``algoperf``, ours ``algoperf_ray``: they import
+side by side) and alternates them step by step, which also removes
+process-level effects (imports, allocator state). It prints, per workload and
+framework, the median step time of each side and their ratio (ours /
+reference; <= 1.0 means ours is no slower).
 
     python scripts/bench_vs_reference.py --reference-repo /tmp/algoperf_ref \\
         --reference-python /tmp/pinned/bin/python --reference-path /tmp/refdeps \\
@@ -288,29 +292,40 @@ def _build_side(side: str, case_name: str, framework: str, batch_file: Path,
 
 
 def worker(args: argparse.Namespace) -> int:
-    """One side, one workload, one framework: time ``--steps`` SGD steps after warm-up."""
-    workload, spec, params, state, batch = _build_side(
-        args.worker, args.workload, args.framework, args.batch_file, args.batch_size)
+    """Time ``--steps`` SGD steps after warm-up, for one side or (``both``) for both.
+
+    ``both`` builds our side, then the reference's, in this one process and
+    alternates them step by step (ours first on even steps): process-level
+    effects (imports, allocator state, thread start-up) then hit both alike.
+    """
+    sides = ("ours", "reference") if args.worker == "both" else (args.worker,)
     if args.torch_threads and args.framework == "pytorch":
         import torch
 
         torch.set_num_threads(args.torch_threads)
     make = _jax_stepper if args.framework == "jax" else _torch_stepper
-    run = make(workload, spec, params, state, batch, args.lr)
+    runs = {side: make(*_build_side(side, args.workload, args.framework, args.batch_file,
+                                    args.batch_size), args.lr) for side in sides}
     # Warm up by count and by time: a fresh process is slow for its first
     # seconds (compile threads, lazy imports), which a fixed count misses.
     start = time.perf_counter()
     done = 0
     while done < args.warmup or time.perf_counter() - start < args.warmup_s:
-        run()
+        for run in runs.values():
+            run()
         done += 1
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    print(RESULT_TAG + json.dumps({"times": times, "versions": _versions(args.framework)}),
-          flush=True)
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    for i in range(args.steps):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            t = time.perf_counter()
+            runs[side]()
+            times[side].append(time.perf_counter() - t)
+    result = {"versions": _versions(args.framework)}
+    if args.worker == "both":
+        result["both"] = times
+    else:
+        result["times"] = times[args.worker]
+    print(RESULT_TAG + json.dumps(result), flush=True)
     return 0
 
 
@@ -343,7 +358,7 @@ def run_side(side: str, python: str, name: str, framework: str, batch_file: Path
            "--warmup-s", str(args.warmup_s),
            "--torch-threads", str(args.torch_threads), "--lr", str(args.lr)]
     env = dict(os.environ, BENCH_SIZES=json.dumps(sizes))
-    if side == "reference":
+    if side in ("reference", "both"):
         paths = [str(args.reference_repo), *filter(None, args.reference_path.split(":"))]
         env["PYTHONPATH"] = ":".join(paths + [env.get("PYTHONPATH", "")]).rstrip(":")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -369,20 +384,38 @@ def summarize(name: str, framework: str, ours: list[float], ref: list[float],
             "ratio_min": round(min(ours) / min(ref), 3), **extra}
 
 
+def round_order(r: int) -> tuple[str, str]:
+    """Which side runs first in round ``r``: ours in even rounds, the reference in odd.
+
+    Round 0 starts with ours, which writes the batch file both sides read.
+    """
+    return ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
+
+
 def bench_pair(name: str, framework: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """Interleave ``--rounds`` of (ours, reference) on one shared batch file."""
+    """Interleave ``--rounds`` of the two sides on one shared batch file.
+
+    The order alternates (ours first in even rounds, the reference first in
+    odd ones): whichever process runs right after another tends to time
+    differently on a 2-core machine, and a fixed order would bias one side.
+    """
     sizes = model_sizes(name, args.full_size)
     batch_file = tmp / f"{name}_{framework}.npz"
-    ours: list[float] = []
-    ref: list[float] = []
+    times: dict[str, list[float]] = {"ours": [], "reference": []}
+    pythons = {"ours": args.ours_python, "reference": args.reference_python}
     versions = {}
-    for _ in range(args.rounds):
-        a = run_side("ours", args.ours_python, name, framework, batch_file, args, sizes)
-        b = run_side("reference", args.reference_python, name, framework, batch_file, args,
-                     sizes)
-        ours += a["times"]
-        ref += b["times"]
-        versions = {"ours_versions": a["versions"], "reference_versions": b["versions"]}
+    for r in range(args.rounds):
+        if args.same_process:
+            result = run_side("both", args.ours_python, name, framework, batch_file, args, sizes)
+            results = {side: {"times": result["both"][side], "versions": result["versions"]}
+                       for side in times}
+        else:
+            results = {side: run_side(side, pythons[side], name, framework, batch_file, args,
+                                      sizes) for side in round_order(r)}
+        for side, result in results.items():
+            times[side] += result["times"]
+            versions[f"{side}_versions"] = result["versions"]
+    ours, ref = times["ours"], times["reference"]
     return summarize(name, framework, ours, ref,
                      batch_size=args.batch_size or CASES[name].batch_size,
                      size="reduced" if sizes else "full", steps=len(ours), **versions)
@@ -420,7 +453,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="torch.set_num_threads on both sides (0: torch's default)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    ap.add_argument("--worker", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    ap.add_argument("--same-process", action="store_true",
+                    help="run both sides in one process (this interpreter), alternating step "
+                         "by step; needs the reference's imports in this environment")
+    ap.add_argument("--worker", choices=("ours", "reference", "both"), help=argparse.SUPPRESS)
     ap.add_argument("--workload", help=argparse.SUPPRESS)
     ap.add_argument("--framework", help=argparse.SUPPRESS)
     ap.add_argument("--batch-file", type=Path, help=argparse.SUPPRESS)
@@ -437,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     if bad or args.reference_repo is None:
         print(f"error: unknown {bad} (workloads: {', '.join(CASES)}; frameworks: jax, pytorch)"
               if bad else "error: --reference-repo is required", file=sys.stderr)
+        return 2
+    if args.same_process and args.reference_python != args.ours_python:
+        print("error: --same-process runs both sides under one interpreter; drop "
+              "--reference-python or make it --ours-python", file=sys.stderr)
         return 2
     try:
         check_reference_repo(args.reference_repo, names, frameworks)

@@ -143,3 +143,19 @@ def train_few_steps():
         return run_loaded_trial(config, wl, sub)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def host_devices_env():
+    """``env(devices, **extra)``: this environment with XLA faking ``devices`` CPU devices.
+
+    For the subprocesses that test sharding on one CPU. The flag is appended
+    to the inherited ``XLA_FLAGS``, so the session's fast-compile flag (and any
+    flag the caller set) still applies; ``extra`` adds or overrides variables.
+    """
+
+    def env(devices: int, **extra: str) -> dict[str, str]:
+        flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+        return {**os.environ, "XLA_FLAGS": flags.strip(), **extra}
+
+    return env

@@ -1,6 +1,7 @@
 """digits + NadamW in JAX on 2 fake CPU devices (run by test_jax_sharded.py).
 
-Must run in a fresh process: XLA_FLAGS is read when jax is imported.
+Must run in a fresh process whose ``XLA_FLAGS`` fakes 2 devices (the test's
+``host_devices_env(2)``): XLA reads them when jax is imported.
 Usage: python jax_worker.py OUT_DIR; prints one JSON object.
 """
 
@@ -11,14 +12,11 @@ import json
 import os
 import sys
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + " --xla_force_host_platform_device_count=2")
+import jax
 
-import jax  # noqa: E402
-
-from algoperf_ray.benchmark.registry import load_workload  # noqa: E402
-from algoperf_ray.runner import RunnerHooks, TrialConfig, run_loaded_trial  # noqa: E402
-from algoperf_ray.submission.loader import load_submission  # noqa: E402
+from algoperf_ray.benchmark.registry import load_workload
+from algoperf_ray.runner import RunnerHooks, TrialConfig, run_loaded_trial
+from algoperf_ray.submission.loader import load_submission
 
 HP = {"learning_rate": 3e-3, "one_minus_beta1": 0.1, "beta2": 0.999, "weight_decay": 0.01,
       "warmup_factor": 0.05, "label_smoothing": 0.0, "dropout_rate": 0.0}

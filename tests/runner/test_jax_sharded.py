@@ -10,9 +10,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def test_jax_two_devices_sharded_with_checkpoint_resume(tmp_path, repo_root):
+def test_jax_two_devices_sharded_with_checkpoint_resume(tmp_path, repo_root, host_devices_env):
     proc = subprocess.run([sys.executable, str(HERE / "jax_worker.py"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=repo_root)
+                          capture_output=True, text=True, timeout=300, cwd=repo_root,
+                          env=host_devices_env(2))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 2

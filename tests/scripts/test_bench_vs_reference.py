@@ -179,3 +179,46 @@ def test_our_side_reads_back_a_graph_batch(tmp_path, monkeypatch):
     logits, _ = workload.model_fn(params, batch, state, spec.ForwardPassMode.EVAL,
                                   jax.random.PRNGKey(0), False)
     assert logits.shape[0] == np.asarray(batch["targets"]).shape[0]
+
+
+def test_rounds_alternate_which_side_runs_first(tmp_path, monkeypatch):
+    """A fixed order biases the side that always runs second; rounds alternate it.
+
+    Round 0 starts with ours (it writes the shared batch file); each side's
+    times land in its own column whatever the order.
+    """
+    calls = []
+
+    def fake_run_side(side, python, name, framework, batch_file, args, sizes):
+        calls.append(side)
+        return {"times": [1.0 if side == "ours" else 2.0], "versions": side}
+
+    monkeypatch.setattr(bvr, "run_side", fake_run_side)
+    args = bvr.parse_args(["--reference-repo", str(tmp_path), "--workloads", "mnist",
+                           "--frameworks", "jax", "--rounds", "4"])
+    row = bvr.bench_pair("mnist", "jax", args, tmp_path)
+    assert calls == ["ours", "reference", "reference", "ours"] * 2
+    assert (row["ours_ms"], row["reference_ms"], row["steps"]) == (1000.0, 2000.0, 4)
+    assert (row["ours_versions"], row["reference_versions"]) == ("ours", "reference")
+
+
+def test_same_process_alternates_both_sides_step_by_step(tmp_path, capsys):
+    """``--same-process``: one worker builds both sides; each step of each side is timed.
+
+    The fake reference sleeps 50 ms per step, so its column must show it and
+    ours must not, proving the times were not swapped between the sides.
+    """
+    repo = _fake_checkout(tmp_path / "ref")
+    out = tmp_path / "rows.json"
+    rc = bvr.main(["--reference-repo", str(repo), "--workloads", "mnist", "--frameworks", "jax",
+                   "--steps", "4", "--warmup", "1", "--warmup-s", "0", "--batch-size", "16",
+                   "--same-process", "--rounds", "2", "--json", str(out), "--timeout", "600"])
+    assert rc == 0, capsys.readouterr().out
+    (row,) = json.loads(out.read_text())
+    assert row["steps"] == 8 and row["reference_ms"] >= 50.0 and row["ours_ms"] < 50.0
+
+
+def test_same_process_refuses_two_interpreters(tmp_path, capsys):
+    rc = bvr.main(["--reference-repo", str(tmp_path), "--same-process",
+                   "--reference-python", "/elsewhere/python"])
+    assert rc == 2 and "--same-process" in capsys.readouterr().err

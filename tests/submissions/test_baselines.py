@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -98,15 +97,15 @@ print(json.dumps({{"devices": len(kernel.sharding.device_set),
 """
 
 
-def test_jax_baseline_shards_batches_over_two_devices(repo_root, tiny, tmp_path):
+def test_jax_baseline_shards_batches_over_two_devices(repo_root, tiny, tmp_path,
+                                                      host_devices_env):
     """On 2 fake devices: params stay replicated and the result equals one device's."""
     path = str(repo_root / "submissions" / "nadamw" / "jax" / "submission.py")
     point = {"learning_rate": 0.01, "one_minus_beta1": 0.1, "beta2": 0.999,
              "weight_decay": 0.01, "warmup_factor": 0.0}
     code = JAX_TWO_DEVICES.format(helper_dir=str(tiny.__file__).rsplit("/", 1)[0], path=path,
                                   point=point)
-    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
+    env = host_devices_env(2, JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 from pathlib import Path
 
@@ -54,11 +53,13 @@ def _cases() -> list:
 
 def run_two_steps(workload: str, framework: str, submission: Path, tmp_path: Path,
                   tuning: tuple[str, ...] = ("--hparams", json.dumps(HPARAMS)),
-                  devices: int = 1, launch: tuple[str, ...] = ()) -> list[dict]:
-    """Run two steps through the CLI; check the trial and return its eval rows."""
+                  env: dict[str, str] | None = None,
+                  launch: tuple[str, ...] = ()) -> list[dict]:
+    """Run two steps through the CLI; check the trial and return its eval rows.
+
+    ``env``: the CLI's environment (default: this one), e.g. with fake devices.
+    """
     store = tmp_path / "store"
-    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
-               + f" --xla_force_host_platform_device_count={devices}")
     proc = subprocess.run(
         ["algoperf-ray", "run", "--workload", workload, "--framework", framework,
          "--submission", str(submission), *tuning,
@@ -120,11 +121,12 @@ def test_public_adamw_pytorch_without_a_process_group_fails_clearly(tmp_path: Pa
 @pytest.mark.slow
 @pytest.mark.exhaustive
 @pytest.mark.parametrize("workload", BASE)
-def test_legacy_pmap_submission_runs_on_every_jax_workload(workload: str,
-                                                            tmp_path: Path) -> None:
+def test_legacy_pmap_submission_runs_on_every_jax_workload(workload: str, tmp_path: Path,
+                                                            host_devices_env) -> None:
     """The v0.5-era pmap NAdamW (per-device ``model_fn``), split over 2 fake devices."""
     submission = FIXTURES / "pmap_jax" / "submission.py"
-    run_two_steps(workload, "jax", submission, tmp_path, devices=2)  # auto-detected
+    run_two_steps(workload, "jax", submission, tmp_path,
+                  env=host_devices_env(2))  # the legacy mode is auto-detected
 
 
 @pytest.mark.slow

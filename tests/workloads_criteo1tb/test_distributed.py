@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -25,9 +24,9 @@ def _free_port() -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["jax", "pytorch"])
-def test_sharded_eval_equals_single_process(framework, criteo_dir, tmp_path):
+def test_sharded_eval_equals_single_process(framework, criteo_dir, tmp_path, host_devices_env):
     out = tmp_path / "out.json"
-    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"}
+    env = host_devices_env(2)
     args = [sys.executable, str(HERE / "dist_worker.py"), framework, str(criteo_dir), str(out)]
     proc = subprocess.run(args + ([_free_port()] if framework == "pytorch" else []), env=env,
                           capture_output=True, text=True, timeout=600)

@@ -119,7 +119,7 @@ def test_placements_follow_the_protocol():
         assert p.all_reduce({"x": 2.0}) == {"x": 2.0}
 
 
-def test_jax_eval_batches_are_padded_to_the_device_count_in_a_subprocess():
+def test_jax_eval_batches_are_padded_to_the_device_count_in_a_subprocess(host_devices_env):
     """3 fake devices: an eval batch of 4 rows is padded to 6 with weight 0."""
     import subprocess
     import sys
@@ -134,9 +134,7 @@ def test_jax_eval_batches_are_padded_to_the_device_count_in_a_subprocess():
         assert np.asarray(b["weights"]).tolist() == [1, 1, 1, 1, 0, 0]
         print("ok")
     """)
-    env = {**__import__("os").environ, "XLA_FLAGS": __import__("os").environ.get("XLA_FLAGS", "")
-           + " --xla_force_host_platform_device_count=3"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
+                          env=host_devices_env(3), timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
 

@@ -84,12 +84,11 @@ def test_ddp_eval_equals_single_process(fastmri_dir: Path, tiny_split: None) -> 
 
 
 @pytest.mark.slow
-def test_two_jax_devices_equal_one(fastmri_dir: Path, tiny_split: None) -> None:
+def test_two_jax_devices_equal_one(fastmri_dir: Path, tiny_split: None, host_devices_env) -> None:
     kwargs = {**KWARGS, "max_eval_examples": 3}
     code = JAX_WORKER.format(num_val=NUM_VALIDATION_FILES, kwargs=kwargs,
                              data_dir=str(fastmri_dir))
-    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
+    env = host_devices_env(2, JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

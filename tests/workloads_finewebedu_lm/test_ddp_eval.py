@@ -42,9 +42,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _single(framework: str, **env: str) -> dict:
+def _single(framework: str, env: dict[str, str] | None = None) -> dict:
     proc = subprocess.run([sys.executable, "-c", CODE, framework], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **env})
+                          text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -74,8 +74,8 @@ def test_torch_two_ddp_ranks_equal_one_process():
     _same(one, two)
 
 
-def test_jax_four_devices_equal_one_device():
+def test_jax_four_devices_equal_one_device(host_devices_env):
     one = _single("jax")
-    four = _single("jax", XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4")
+    four = _single("jax", host_devices_env(4))
     assert (one["shards"], four["shards"]) == (1, 4)
     _same(one, four)

@@ -62,10 +62,10 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root, **extra}
 
 
-def test_jax_four_devices_equal_shards_run_alone() -> None:
+def test_jax_four_devices_equal_shards_run_alone(host_devices_env) -> None:
+    env = host_devices_env(4, PYTHONPATH=_env()["PYTHONPATH"])
     proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True,
-                          timeout=300, env=_env(XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
-                          + " --xla_force_host_platform_device_count=4"))
+                          timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 4
