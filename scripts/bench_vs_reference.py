@@ -295,7 +295,7 @@ def worker(args: argparse.Namespace) -> int:
     """Time ``--steps`` SGD steps after warm-up, for one side or (``both``) for both.
 
     ``both`` builds our side, then the reference's, in this one process and
-    alternates them step by step (ours first on even steps): process-level
+    alternates them step by step (``side_order``): process-level
     effects (imports, allocator state, thread start-up) then hit both alike.
     """
     sides = ("ours", "reference") if args.worker == "both" else (args.worker,)
@@ -316,16 +316,12 @@ def worker(args: argparse.Namespace) -> int:
         done += 1
     times: dict[str, list[float]] = {side: [] for side in sides}
     for i in range(args.steps):
-        for side in (sides if i % 2 == 0 else sides[::-1]):
+        for side in (s for s in side_order(i) if s in runs):
             t = time.perf_counter()
             runs[side]()
             times[side].append(time.perf_counter() - t)
-    result = {"versions": _versions(args.framework)}
-    if args.worker == "both":
-        result["both"] = times
-    else:
-        result["times"] = times[args.worker]
-    print(RESULT_TAG + json.dumps(result), flush=True)
+    print(RESULT_TAG + json.dumps({"times": times, "versions": _versions(args.framework)}),
+          flush=True)
     return 0
 
 
@@ -384,12 +380,12 @@ def summarize(name: str, framework: str, ours: list[float], ref: list[float],
             "ratio_min": round(min(ours) / min(ref), 3), **extra}
 
 
-def round_order(r: int) -> tuple[str, str]:
-    """Which side runs first in round ``r``: ours in even rounds, the reference in odd.
+def side_order(i: int) -> tuple[str, str]:
+    """The order of the two sides in round (or same-process step) ``i``: ours first when even.
 
     Round 0 starts with ours, which writes the batch file both sides read.
     """
-    return ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
+    return ("ours", "reference") if i % 2 == 0 else ("reference", "ours")
 
 
 def bench_pair(name: str, framework: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -405,16 +401,13 @@ def bench_pair(name: str, framework: str, args: argparse.Namespace, tmp: Path) -
     pythons = {"ours": args.ours_python, "reference": args.reference_python}
     versions = {}
     for r in range(args.rounds):
-        if args.same_process:
-            result = run_side("both", args.ours_python, name, framework, batch_file, args, sizes)
-            results = {side: {"times": result["both"][side], "versions": result["versions"]}
-                       for side in times}
-        else:
-            results = {side: run_side(side, pythons[side], name, framework, batch_file, args,
-                                      sizes) for side in round_order(r)}
-        for side, result in results.items():
-            times[side] += result["times"]
-            versions[f"{side}_versions"] = result["versions"]
+        workers = ["both"] if args.same_process else side_order(r)
+        for worker_side in workers:  # each returns {"times": {side: [...]}, "versions": ...}
+            python = pythons.get(worker_side, args.ours_python)
+            result = run_side(worker_side, python, name, framework, batch_file, args, sizes)
+            for side, steps in result["times"].items():
+                times[side] += steps
+                versions[f"{side}_versions"] = result["versions"]
     ours, ref = times["ours"], times["reference"]
     return summarize(name, framework, ours, ref,
                      batch_size=args.batch_size or CASES[name].batch_size,

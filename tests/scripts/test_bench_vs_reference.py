@@ -191,7 +191,7 @@ def test_rounds_alternate_which_side_runs_first(tmp_path, monkeypatch):
 
     def fake_run_side(side, python, name, framework, batch_file, args, sizes):
         calls.append(side)
-        return {"times": [1.0 if side == "ours" else 2.0], "versions": side}
+        return {"times": {side: [1.0 if side == "ours" else 2.0]}, "versions": side}
 
     monkeypatch.setattr(bvr, "run_side", fake_run_side)
     args = bvr.parse_args(["--reference-repo", str(tmp_path), "--workloads", "mnist",
